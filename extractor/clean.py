@@ -1,0 +1,162 @@
+"""Page clean-up: coarse orientation (0/90/180/270) and small-angle deskew (up to +-5 degrees).
+
+Orientation: text lines (and ruling lines) on an upright page run horizontally; dilating the ink
+along x joins characters into long flat blobs. Whether the blobs are flat or tall tells 0/180
+from 90/270; the PP-OCR direction classifier on the widest blobs tells 0 from 180.
+Skew: the median angle of long flat blobs (ruling lines weigh most), measured with fitted lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+
+ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+@dataclass
+class CleanResult:
+    gray: np.ndarray
+    rotation: int  # clockwise degrees applied to the source raster
+    skew: float  # degrees the deskew rotated by (counter-clockwise positive)
+
+
+def _binarize_small(gray: np.ndarray, target: int = 1200) -> tuple[np.ndarray, float]:
+    h, w = gray.shape
+    s = min(1.0, target / max(h, w))
+    small = cv2.resize(gray, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else gray
+    bw = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 25, 15)
+    return bw, s
+
+
+def _blobs(bw: np.ndarray, horizontal: bool) -> np.ndarray:
+    """Stats of ink blobs after joining characters along one axis."""
+    k = (9, 1) if horizontal else (1, 9)
+    joined = cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, k))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    return stats[1:]
+
+
+def _flat_score(stats: np.ndarray) -> float:
+    if len(stats) == 0:
+        return 0.0
+    w, h = stats[:, 2].astype(float), stats[:, 3].astype(float)
+    ok = (w > 12) | (h > 12)
+    flat = ((w > 3 * h) & ok).sum()
+    tall = ((h > 3 * w) & ok).sum()
+    return float(flat - tall)
+
+
+def detect_quarter_turn(gray: np.ndarray) -> bool:
+    """True when text runs vertically (page turned by 90 or 270 degrees)."""
+    bw, _ = _binarize_small(gray)
+    a = _flat_score(_blobs(bw, True))
+    b = _flat_score(_blobs(bw.T.copy(), True))  # the same test on the transposed page
+    return b > a
+
+
+def _line_crops(gray: np.ndarray, max_crops: int = 24) -> list[np.ndarray]:
+    """Crops of the widest text-line blobs (no ruling lines) for the direction classifier."""
+    bw, s = _binarize_small(gray)
+    # drop long ruling lines first
+    hl = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(40, bw.shape[1] // 15), 1)))
+    vl = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(40, bw.shape[0] // 15))))
+    txt = cv2.subtract(bw, cv2.bitwise_or(hl, vl))
+    stats = _blobs(txt, True)
+    cand = [st for st in stats if st[2] > 3 * st[3] and 6 <= st[3] <= 60 and st[2] > 30]
+    cand.sort(key=lambda st: -st[2])
+    crops = []
+    for x, y, w, h, _ in cand[:max_crops]:
+        x0, y0 = int(x / s), int(y / s)
+        x1, y1 = int((x + w) / s), int((y + h) / s)
+        pad = max(2, int(0.15 * (y1 - y0)))
+        c = gray[max(0, y0 - pad): y1 + pad, max(0, x0 - pad): x1 + pad]
+        if c.size:
+            crops.append(c)
+    return crops
+
+
+def detect_upside_down(gray: np.ndarray, classify: Callable[[list[np.ndarray]], list[float]]) -> bool:
+    crops = _line_crops(gray)
+    if not crops:
+        return False
+    p = np.array(classify(crops))
+    # weigh confident votes; ties stay upright
+    return float(np.sum(p - 0.5)) > 0.5
+
+
+def estimate_skew(gray: np.ndarray, max_angle: float = 5.0) -> float:
+    """Skew in degrees (positive: content rotated counter-clockwise... as OpenCV measures)."""
+    bw, s = _binarize_small(gray, 1600)
+    h, w = bw.shape
+    # long flat structures: ruling lines, or text lines joined along x
+    joined = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 1)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    angles, weights = [], []
+    for k in range(1, n):
+        x, y, bwid, bh, area = stats[k]
+        if bwid < max(60, w // 20) or bwid < 4 * bh:
+            continue
+        ys, xs = np.nonzero(labels[y:y + bh, x:x + bwid] == k)
+        if len(xs) < 20:
+            continue
+        # fit a line through the column-wise centres (robust to thickness)
+        vx, vy, _, _ = cv2.fitLine(np.column_stack([xs, ys]).astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        a = float(np.degrees(np.arctan2(vy, vx)))
+        if a > 90:
+            a -= 180
+        if a < -90:
+            a += 180
+        if abs(a) <= max_angle:
+            angles.append(a)
+            weights.append(bwid)
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    a, wts = np.array(angles)[order], np.array(weights, float)[order]
+    cum = np.cumsum(wts)
+    return float(a[np.searchsorted(cum, cum[-1] / 2)])  # weighted median
+
+
+def refine_skew(gray: np.ndarray, angle: float, span: float = 0.6, step: float = 0.05) -> float:
+    """Sharpen a skew estimate: the angle whose row projection of the ink is most peaked
+    (text lines and ruling lines fall into the fewest rows when level)."""
+    bw, _ = _binarize_small(gray, 1000)
+    h, w = bw.shape
+    c = (w / 2.0, h / 2.0)
+    best, best_score = angle, -1.0
+    for a in np.arange(angle - span, angle + span + 1e-9, step):
+        m = cv2.getRotationMatrix2D(c, float(a), 1.0)
+        r = cv2.warpAffine(bw, m, (w, h), flags=cv2.INTER_LINEAR)
+        prof = r.sum(axis=1, dtype=np.float64)
+        score = float(np.sum(prof ** 2))
+        if score > best_score:
+            best, best_score = float(a), score
+    return best
+
+
+def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate about the centre by ``angle`` degrees (counter-clockwise positive), canvas kept, white fill."""
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+    return cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+
+
+def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
+               min_skew: float = 0.1) -> CleanResult:
+    rotation = 0
+    if detect_quarter_turn(gray):
+        gray = cv2.rotate(gray, cv2.ROTATE_90_CLOCKWISE)
+        rotation = 90
+    if classify is not None and detect_upside_down(gray, classify):
+        gray = cv2.rotate(gray, cv2.ROTATE_180)
+        rotation = (rotation + 180) % 360
+    angle = estimate_skew(gray)
+    angle = refine_skew(gray, angle)
+    # image y points down, so a line measured at +a degrees is rotated back by +a in OpenCV's convention
+    skew = angle if abs(angle) >= min_skew else 0.0
+    if skew:
+        gray = rotate(gray, skew)
+    return CleanResult(gray, rotation, skew)

@@ -1,0 +1,171 @@
+"""Scoring an extraction against ground truth (the truth.json written by scripts/render_scans.py).
+
+Metrics (all pooled over the pages given):
+- tables found: precision / recall / F1, a predicted table matching a true one at IoU >= 0.5;
+- grid: share of true cells (empty ones included) whose (row, col, rowspan, colspan) is found;
+- text: share of true non-empty cells whose text is exactly right (after NFKC and removing
+  whitespace: full-width and half-width forms of the same character count as the same);
+- numeric: the same over true cells that hold a number ("1,021.29", "39.23%", "≥98%", "0");
+- empty: share of true empty cells left empty;
+- continuation: share of true cross-page links found;
+- confidence: AUROC of cell confidence for right vs wrong cells, and the expected calibration error.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from .model import Document
+
+NUMERIC = re.compile(r"^[≥≤<>=＞＜]?[-+]?\d[\d,，.]*%?$")
+
+
+def norm(s: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or ""))
+
+
+def is_numeric(s: str) -> bool:
+    return bool(NUMERIC.match(norm(s)))
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    cells: int = 0
+    grid_ok: int = 0
+    text_cells: int = 0
+    text_ok: int = 0
+    num_cells: int = 0
+    num_ok: int = 0
+    empty_cells: int = 0
+    empty_ok: int = 0
+    links: int = 0
+    links_ok: int = 0
+    conf: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) per true cell
+    errors: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # page, row, col, truth, got
+
+    def add(self, o: "Score") -> "Score":
+        for k in ("tp", "fp", "fn", "cells", "grid_ok", "text_cells", "text_ok", "num_cells", "num_ok",
+                  "empty_cells", "empty_ok", "links", "links_ok"):
+            setattr(self, k, getattr(self, k) + getattr(o, k))
+        self.conf += o.conf
+        self.errors += o.errors
+        return self
+
+    @staticmethod
+    def _r(a: int, b: int) -> float:
+        return a / b if b else 1.0
+
+    def summary(self) -> dict:
+        p = self._r(self.tp, self.tp + self.fp)
+        r = self._r(self.tp, self.tp + self.fn)
+        return {
+            "tables_precision": p, "tables_recall": r,
+            "tables_f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "grid": self._r(self.grid_ok, self.cells),
+            "text": self._r(self.text_ok, self.text_cells),
+            "numeric": self._r(self.num_ok, self.num_cells),
+            "empty": self._r(self.empty_ok, self.empty_cells),
+            "continuation": self._r(self.links_ok, self.links),
+            "auroc": auroc(self.conf), "ece": ece(self.conf),
+            "n_tables": self.tp + self.fn, "n_cells": self.cells, "n_text_cells": self.text_cells,
+        }
+
+
+def auroc(pairs: list[tuple[float, bool]]) -> float:
+    """Probability that a right cell is scored above a wrong one (ties count half)."""
+    pos = sorted(c for c, ok in pairs if ok)
+    neg = sorted(c for c, ok in pairs if not ok)
+    if not pos or not neg:
+        return float("nan")
+    import bisect
+
+    wins = 0.0
+    for c in neg:
+        lo = bisect.bisect_left(pos, c)
+        hi = bisect.bisect_right(pos, c)
+        wins += (len(pos) - hi) + 0.5 * (hi - lo)
+    return wins / (len(pos) * len(neg))
+
+
+def ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
+    if not pairs:
+        return float("nan")
+    tot = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        sel = [(c, ok) for c, ok in pairs if (lo <= c < hi) or (b == bins - 1 and c == 1.0)]
+        if sel:
+            tot += len(sel) * abs(sum(c for c, _ in sel) / len(sel) - sum(ok for _, ok in sel) / len(sel))
+    return tot / len(pairs)
+
+
+def score_document(doc: Document, truth: dict) -> Score:
+    total = Score()
+    pred_pages = {p.page: p for p in doc.pages}
+    match_ids: dict[tuple[int, int], str] = {}  # (page, true table index) -> predicted table id
+    pending_links = []
+    for tp in truth["pages"]:
+        page = pred_pages.get(tp["page"])
+        if page is None:
+            continue
+        s = Score()
+        preds = list(page.tables)
+        used: set[int] = set()
+        pairs = sorted(((iou(t["bbox"], p.bbox), ti, pi) for ti, t in enumerate(tp["tables"]) for pi, p in enumerate(preds)),
+                       reverse=True)
+        matched: dict[int, int] = {}
+        for v, ti, pi in pairs:
+            if v < 0.5 or ti in matched or pi in used:
+                continue
+            matched[ti] = pi
+            used.add(pi)
+        s.tp = len(matched)
+        s.fn = len(tp["tables"]) - len(matched)
+        s.fp = len(preds) - len(used)
+        for ti, t in enumerate(tp["tables"]):
+            pt = preds[matched[ti]] if ti in matched else None
+            if pt is not None:
+                match_ids[(tp["page"], ti)] = pt.id
+            if t.get("continued_from") is not None:
+                pending_links.append((tp["page"], ti, tuple(t["continued_from"]), pt))
+            by_pos = {(c.row, c.col): c for c in pt.cells} if pt else {}
+            for c in t["cells"]:
+                s.cells += 1
+                got = by_pos.get((c["row"], c["col"]))
+                if got is not None and got.rowspan == c["rowspan"] and got.colspan == c["colspan"]:
+                    s.grid_ok += 1
+                truth_text = norm(c["text"])
+                got_text = norm(got.text) if got is not None else None
+                ok = got_text == truth_text
+                if truth_text:
+                    s.text_cells += 1
+                    s.text_ok += ok
+                    if is_numeric(c["text"]):
+                        s.num_cells += 1
+                        s.num_ok += ok
+                    if not ok:
+                        s.errors.append((tp["page"], c["row"], c["col"], c["text"], got.text if got else "<no cell>"))
+                else:
+                    s.empty_cells += 1
+                    s.empty_ok += ok
+                if got is not None:
+                    s.conf.append((got.confidence, ok))
+        total.add(s)
+    for page_no, ti, (src_page, src_idx), pt in pending_links:
+        total.links += 1
+        want = match_ids.get((src_page, src_idx))
+        if pt is not None and want is not None and pt.continued_from == want:
+            total.links_ok += 1
+    return total

@@ -1,0 +1,170 @@
+"""PP-OCR models (shipped inside the rapidocr wheel) run directly through onnxruntime.
+
+We drive the ONNX sessions ourselves rather than through ``RapidOCR.__call__`` so that
+recognition runs on many cell crops in a few batched calls, returns per-character
+probabilities, and detection runs only where it is needed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .. import runtime
+
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+REC_H = 48
+
+
+@dataclass
+class RecResult:
+    text: str
+    char_probs: list[float] = field(default_factory=list)
+
+    @property
+    def mean_prob(self) -> float:
+        return float(np.mean(self.char_probs)) if self.char_probs else 0.0
+
+    @property
+    def min_prob(self) -> float:
+        return float(min(self.char_probs)) if self.char_probs else 0.0
+
+
+def _to_bgr_float(img: np.ndarray) -> np.ndarray:
+    """uint8 grey/BGR image -> float32 CHW in [-1, 1]."""
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    x = img.astype(np.float32) * (2.0 / 255.0) - 1.0
+    return x.transpose(2, 0, 1)
+
+
+class Recognizer:
+    """Text-line recognition with per-character probabilities, batched over many crops."""
+
+    def __init__(self, device: str = "auto", threads: int = 0, batch_size: int = 24,
+                 max_width: int = 1600):
+        path = str(runtime.rapidocr_model(REC_MODEL))
+        self.sess = runtime.session(path, device, threads)
+        meta = self.sess.get_modelmeta().custom_metadata_map
+        self.chars = ["<blank>"] + meta["character"].splitlines() + [" "]
+        self.input_name = self.sess.get_inputs()[0].name
+        self.batch_size = batch_size
+        self.max_width = max_width
+
+    def _resize(self, img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        nw = max(8, min(self.max_width, int(math.ceil(REC_H * w / max(h, 1)))))
+        interp = cv2.INTER_AREA if h > REC_H else cv2.INTER_LINEAR
+        return cv2.resize(img, (nw, REC_H), interpolation=interp)
+
+    def __call__(self, crops: list[np.ndarray]) -> list[RecResult]:
+        if not crops:
+            return []
+        resized = [self._resize(c) for c in crops]
+        widths = np.array([r.shape[1] for r in resized])
+        order = np.argsort(widths, kind="stable")
+        out: list[RecResult] = [RecResult("")] * len(crops)
+        i = 0
+        while i < len(order):
+            # batch crops of similar width: stop when padding would more than double the smallest
+            j = i + 1
+            w0 = widths[order[i]]
+            while j < len(order) and j - i < self.batch_size and widths[order[j]] <= max(2 * w0, w0 + 64):
+                j += 1
+            idx = order[i:j]
+            bw = int(max(widths[k] for k in idx))
+            bw = max(bw, 2 * REC_H)
+            batch = np.zeros((len(idx), 3, REC_H, bw), dtype=np.float32)
+            for b, k in enumerate(idx):
+                x = _to_bgr_float(resized[k])
+                batch[b, :, :, : x.shape[2]] = x
+            preds = self.sess.run(None, {self.input_name: batch})[0]
+            for b, k in enumerate(idx):
+                out[k] = self._decode(preds[b])
+            i = j
+        return out
+
+    def _decode(self, pred: np.ndarray) -> RecResult:
+        idx = pred.argmax(axis=1)
+        prob = pred.max(axis=1)
+        text, probs = [], []
+        prev = 0
+        run: list[float] = []
+        for t, k in enumerate(idx):
+            if k != prev:
+                if prev != 0 and run:
+                    probs.append(float(np.mean(run)))
+                run = []
+                if k != 0:
+                    text.append(self.chars[k] if k < len(self.chars) else "")
+            if k != 0:
+                run.append(float(prob[t]))
+            prev = k
+        if prev != 0 and run:
+            probs.append(float(np.mean(run)))
+        return RecResult("".join(text), probs)
+
+
+class Detector:
+    """DB text detection; returns axis-aligned line boxes (the page is deskewed first)."""
+
+    def __init__(self, device: str = "auto", threads: int = 0, thresh: float = 0.3,
+                 box_thresh: float = 0.5, unclip_ratio: float = 1.6):
+        path = str(runtime.rapidocr_model(DET_MODEL))
+        self.sess = runtime.session(path, device, threads)
+        self.input_name = self.sess.get_inputs()[0].name
+        self.thresh, self.box_thresh, self.unclip_ratio = thresh, box_thresh, unclip_ratio
+
+    def __call__(self, img: np.ndarray, max_side: int = 1600, min_side: int = 64) -> list[tuple[float, float, float, float, float]]:
+        """Boxes (x0, y0, x1, y1, score) in the coordinates of ``img``."""
+        h, w = img.shape[:2]
+        s = min(1.0, max_side / max(h, w))
+        if min(h, w) * s < min_side:
+            s = min_side / min(h, w)
+        nh = max(32, int(round(h * s / 32)) * 32)
+        nw = max(32, int(round(w * s / 32)) * 32)
+        x = _to_bgr_float(cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR))
+        prob = self.sess.run(None, {self.input_name: x[None]})[0][0, 0]
+        mask = (prob > self.thresh).astype(np.uint8)
+        mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+        fx, fy = w / nw, h / nh
+        boxes = []
+        for k in range(1, n):
+            x0, y0, bw, bh, area = stats[k]
+            if min(bw, bh) < 3:
+                continue
+            score = float(prob[y0:y0 + bh, x0:x0 + bw][labels[y0:y0 + bh, x0:x0 + bw] == k].mean())
+            if score < self.box_thresh:
+                continue
+            d = area * self.unclip_ratio / (2 * (bw + bh))  # DB unclip distance
+            boxes.append((max(0.0, (x0 - d) * fx), max(0.0, (y0 - d) * fy),
+                          min(float(w), (x0 + bw + d) * fx), min(float(h), (y0 + bh + d) * fy), score))
+        boxes.sort(key=lambda b: (round(b[1] / 10), b[0]))
+        return boxes
+
+
+class Classifier:
+    """0 / 180 degree text-line classifier."""
+
+    def __init__(self, device: str = "auto", threads: int = 0):
+        path = str(runtime.rapidocr_model(CLS_MODEL))
+        self.sess = runtime.session(path, device, threads)
+        self.input_name = self.sess.get_inputs()[0].name
+
+    def __call__(self, crops: list[np.ndarray]) -> list[float]:
+        """Probability that each crop is upside down."""
+        if not crops:
+            return []
+        batch = np.zeros((len(crops), 3, 48, 192), dtype=np.float32)
+        for i, c in enumerate(crops):
+            h, w = c.shape[:2]
+            nw = max(8, min(192, int(math.ceil(48 * w / max(h, 1)))))
+            x = _to_bgr_float(cv2.resize(c, (nw, 48)))
+            batch[i, :, :, :nw] = x
+        p = self.sess.run(None, {self.input_name: batch})[0]
+        return [float(v[1]) for v in p]

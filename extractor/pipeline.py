@@ -1,0 +1,234 @@
+"""The pipeline: source file -> Document. Each page runs ingest -> clean -> layout -> table
+structure -> OCR -> confidence; then tables cut by page breaks are linked.
+
+A failure on one page is recorded on that page (stage, category, message) and the document
+goes on. Models are loaded once per Pipeline object; reuse one object for many documents.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import __version__, confidence, ingest
+from .clean import clean_page
+from .config import Settings
+from .layout import LayoutModel
+from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
+from .ocr.cells import CellReader
+from .ocr.engine import Classifier, Detector, Recognizer
+from .table import GridTable, find_tables, table_from_text_boxes
+from .table.continuation import link_continuations
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]  # (pages done, pages total)
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / ua if ua > 0 else 0.0
+
+
+def _inside_frac(inner, outer) -> float:
+    ix = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = max(1e-6, (inner[2] - inner[0]) * (inner[3] - inner[1]))
+    return ix * iy / area
+
+
+@dataclass
+class _Line:
+    bbox: list[float]
+    text: str
+    probs: list[float]
+
+
+class Pipeline:
+    def __init__(self, settings: Optional[Settings] = None):
+        self.s = settings or Settings()
+        dev, thr = self.s.device, self.s.threads
+        self.recognizer = Recognizer(dev, thr, batch_size=self.s.rec_batch_size)
+        self.detector = Detector(dev, thr)
+        self.classifier = Classifier(dev, thr)
+        self.layout = LayoutModel(dev, thr) if self.s.use_layout else None
+        self.reader = CellReader(self.recognizer, self.detector)
+
+    # ------------------------------------------------------------------ documents
+    def run(self, path: str | Path, pages: Optional[str] = None, dpi: Optional[float] = None,
+            progress: Optional[ProgressFn] = None) -> Document:
+        """Extract a whole file. Raises ingest.InputError when the file itself is unreadable."""
+        dpi = dpi or self.s.dpi
+        src = ingest.open_source(path)
+        doc = Document(source=str(path), n_pages=src.n_pages, extractor_version=__version__)
+        try:
+            numbers = ingest.parse_page_range(pages, src.n_pages)
+            for i, n in enumerate(numbers):
+                doc.pages.append(self._page_from_source(src, n, dpi))
+                if progress:
+                    progress(i + 1, len(numbers))
+        finally:
+            src.close()
+        link_continuations(doc)
+        return doc
+
+    def _page_from_source(self, src: ingest.Source, n: int, dpi: float) -> Page:
+        try:
+            img = ingest.render_page(src, n, dpi)
+        except ingest.InputError as e:
+            return Page(page=n, width=0, height=0, failures=[Failure(stage="ingest", category="page_too_large", message=e.reason, page=n)])
+        except Exception as e:  # a broken page object must not lose the rest of the document
+            return Page(page=n, width=0, height=0, failures=[Failure(stage="ingest", category="render_error", message=str(e), page=n)])
+        return self.process_image(img.gray, n, img.dpi)
+
+    # ------------------------------------------------------------------ pages
+    def process_image(self, gray: np.ndarray, number: int = 1, dpi: Optional[float] = None) -> Page:
+        t0 = time.perf_counter()
+        h0, w0 = gray.shape
+        failures: list[Failure] = []
+        if float(gray.std()) < 2.0:  # blank page: nothing to read
+            return Page(page=number, width=w0, height=h0, dpi=dpi,
+                        transform=Transform(source_width=w0, source_height=h0),
+                        failures=[Failure(stage="clean", category="empty_page", message="page is blank", page=number)],
+                        seconds=time.perf_counter() - t0)
+        try:
+            cl = clean_page(gray, self.classifier if self.s.detect_orientation else None)
+            gray, rot, skew = cl.gray, cl.rotation, cl.skew
+        except Exception as e:
+            failures.append(Failure(stage="clean", category="error", message=str(e), page=number))
+            rot, skew = 0, 0.0
+        h, w = gray.shape
+        page = Page(page=number, width=w, height=h, dpi=dpi,
+                    transform=Transform(source_width=w0, source_height=h0, rotation=rot, skew=round(skew, 3)))
+
+        regions: list[Region] = []
+        if self.layout is not None:
+            try:
+                regions = self.layout(gray)
+            except Exception as e:
+                failures.append(Failure(stage="layout", category="error", message=str(e), page=number))
+        layout_tables = [r.bbox for r in regions if r.kind == "table"]
+
+        grids: list[GridTable] = []
+        try:
+            grids = find_tables(gray, layout_tables)
+        except Exception as e:
+            failures.append(Failure(stage="table", category="error", message=str(e), page=number))
+
+        # text lines outside ruled tables (prose, titles, and unruled tables)
+        masked = gray.copy()
+        for g in grids:
+            x0, y0, x1, y1 = (int(v) for v in g.bbox)
+            masked[max(0, y0 - 2):y1 + 3, max(0, x0 - 2):x1 + 3] = 255
+        lines: list[_Line] = []
+        try:
+            boxes = [b[:4] for b in self.detector(masked, max_side=self.s.det_max_side)]
+            reads = self.reader.read(masked, boxes, inset_px=0)
+            lines = [_Line([float(v) for v in b], r.text, r.char_probs) for b, r in zip(boxes, reads) if r.text]
+        except Exception as e:
+            failures.append(Failure(stage="ocr", category="error", message=f"text lines: {e}", page=number))
+
+        # layout tables with no ruled grid: rebuild from text alignment
+        for lt in layout_tables:
+            if any(_iou(lt, g.bbox) > 0.3 or _inside_frac(lt, g.bbox) > 0.6 for g in grids):
+                continue
+            inside = [ln for ln in lines if _inside_frac(ln.bbox, lt) > 0.6]
+            if len(inside) >= 4:
+                try:
+                    grids.append(table_from_text_boxes([tuple(ln.bbox) for ln in inside], tuple(lt)))
+                except Exception as e:
+                    failures.append(Failure(stage="table", category="text_fallback", message=str(e), page=number))
+        grids.sort(key=lambda g: (g.bbox[1], g.bbox[0]))
+
+        tables = []
+        for ti, g in enumerate(grids):
+            try:
+                tables.append(self._read_table(gray, g, number, ti))
+            except Exception as e:
+                failures.append(Failure(stage="ocr", category="error", message=f"table {ti}: {e}", page=number))
+        in_table = [t.bbox for t in tables]
+        free = [ln for ln in lines if not any(_inside_frac(ln.bbox, tb) > 0.5 for tb in in_table)]
+        page.paragraphs = self._paragraphs(free, regions)
+        for t in tables:
+            t.title = self._title_above(t, page.paragraphs)
+        page.tables = tables
+        page.regions = regions + [Region(kind="table", bbox=list(t.bbox), source="lines" if t.source == "lines" else "text")
+                                  for t in tables]
+        page.failures = failures
+        page.seconds = round(time.perf_counter() - t0, 3)
+        return page
+
+    def _read_table(self, gray: np.ndarray, g: GridTable, page_no: int, index: int) -> Table:
+        reads = self.reader.read(gray, [c.bbox for c in g.cells])
+        cells = []
+        for c, r in zip(g.cells, reads):
+            ev = OcrEvidence(mean_prob=float(np.mean(r.char_probs)) if r.char_probs else 1.0,
+                             min_prob=float(min(r.char_probs)) if r.char_probs else 1.0,
+                             n_chars=len(r.text), n_lines=r.n_lines,
+                             char_probs=[round(p, 4) for p in r.char_probs])
+            st = StructureEvidence(borders_seen=round(float(c.borders_seen), 3),
+                                   span_inferred=g.source != "lines", source="lines" if g.source == "lines" else "text")
+            cell = Cell(row=c.row, col=c.col, rowspan=c.rowspan, colspan=c.colspan,
+                        bbox=[round(float(v), 1) for v in c.bbox], text=r.text, ocr=ev, structure=st)
+            cell.confidence = confidence.cell_confidence(cell, r.ink)
+            cells.append(cell)
+        return Table(id=f"p{page_no}-t{index}", bbox=[round(float(v), 1) for v in g.bbox], n_rows=g.n_rows,
+                     n_cols=g.n_cols, cells=cells, source="lines" if g.source == "lines" else "text",
+                     col_edges=[round(float(v), 1) for v in g.col_edges])
+
+    @staticmethod
+    def _paragraphs(lines: list[_Line], regions: list[Region]) -> list[Paragraph]:
+        """Group text lines into paragraphs: by layout region when one holds them, else by spacing."""
+        text_regions = [r for r in regions if r.kind in ("text", "title", "caption", "header", "footer")]
+        groups: dict[object, list[_Line]] = {}
+        for ln in sorted(lines, key=lambda l: (l.bbox[1], l.bbox[0])):
+            best, best_f = None, 0.5
+            for k, r in enumerate(text_regions):
+                f = _inside_frac(ln.bbox, r.bbox)
+                if f > best_f:
+                    best, best_f = k, f
+            key = ("r", best) if best is not None else None
+            if key is None:
+                # join the previous free group when vertically adjacent and left-aligned-ish
+                for gk in reversed(list(groups)):
+                    if gk[0] != "f":
+                        continue
+                    last = groups[gk][-1]
+                    lh = last.bbox[3] - last.bbox[1]
+                    if 0 <= ln.bbox[1] - last.bbox[3] < 0.6 * lh and abs(ln.bbox[0] - groups[gk][0].bbox[0]) < 3 * lh:
+                        key = gk
+                    break
+                if key is None:
+                    key = ("f", len(groups))
+            groups.setdefault(key, []).append(ln)
+        paras = []
+        for key, ls in groups.items():
+            ls.sort(key=lambda l: (round(l.bbox[1] / max(1.0, 0.5 * (l.bbox[3] - l.bbox[1]))), l.bbox[0]))
+            x0 = min(l.bbox[0] for l in ls); y0 = min(l.bbox[1] for l in ls)
+            x1 = max(l.bbox[2] for l in ls); y1 = max(l.bbox[3] for l in ls)
+            probs = [p for l in ls for p in l.probs]
+            kind = "title" if key[0] == "r" and text_regions[key[1]].kind == "title" else "text"
+            ev = OcrEvidence(mean_prob=float(np.mean(probs)) if probs else 0.0, min_prob=float(min(probs)) if probs else 0.0,
+                             n_chars=sum(len(l.text) for l in ls), n_lines=len(ls))
+            p = Paragraph(bbox=[round(v, 1) for v in (x0, y0, x1, y1)], text="".join(l.text for l in ls), kind=kind, ocr=ev)
+            p.confidence = confidence.text_confidence(ev)
+            paras.append(p)
+        paras.sort(key=lambda p: (p.bbox[1], p.bbox[0]))
+        return paras
+
+    @staticmethod
+    def _title_above(t: Table, paras: list[Paragraph]) -> Optional[str]:
+        """The paragraph line nearest above the table whose text looks like a table title."""
+        best = None
+        for p in paras:
+            if p.bbox[3] <= t.bbox[1] + 2 and t.bbox[1] - p.bbox[3] < 0.12 * (t.bbox[3] - t.bbox[1]) + 200:
+                if best is None or p.bbox[3] > best.bbox[3]:
+                    best = p
+        return best.text if best is not None else None
