@@ -81,19 +81,71 @@ def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _merge_bands(bands: list[tuple[int, int]], line_h: float) -> list[tuple[int, int]]:
-    """Join fragments of one line (strokes of 二/三, punctuation) into whole lines."""
-    out: list[list[int]] = []
-    for a, b in bands:
-        if out:
-            pa, pb = out[-1]
-            gap = a - pb
-            small = min(pb - pa, b - a) < 0.6 * line_h or (b - pa) < 1.25 * line_h
-            if gap < 0.45 * line_h and small:
-                out[-1][1] = b
-                continue
-        out.append([a, b])
+    """Join fragments of one line (strokes of 二/三/元, punctuation) into whole lines: a band
+    shorter than a line joins the neighbour it is closer to, if the two still fit in one line."""
+    out = [list(b) for b in bands]
+    changed = True
+    while changed and len(out) > 1:
+        changed = False
+        order = sorted(range(len(out)), key=lambda i: out[i][1] - out[i][0])
+        for i in order:
+            a, b = out[i]
+            if b - a >= 0.7 * line_h:
+                break
+            best, best_gap = None, None
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(out):
+                    lo, hi = min(a, out[j][0]), max(b, out[j][1])
+                    gap = out[j][0] - b if j > i else a - out[j][1]
+                    if hi - lo <= 1.35 * line_h and gap < 0.5 * line_h and (best_gap is None or gap < best_gap):
+                        best, best_gap = j, gap
+            if best is not None:
+                lo, hi = min(a, out[best][0]), max(b, out[best][1])
+                out[min(i, best)] = [lo, hi]
+                del out[max(i, best)]
+                changed = True
+                break
     # a lone tiny band (a dot, a dash) is kept only if it is not noise-sized
     return [(a, b) for a, b in out if b - a >= max(2, 0.12 * line_h)]
+
+
+def _text_span(band: np.ndarray, line_h: float) -> Optional[tuple[int, int]]:
+    """Horizontal extent of the text in one line band, leaving out isolated specks and
+    remnants of vertical ruling lines at the ends."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
+    if n <= 1:
+        return None
+    bh = band.shape[0]
+    comps = []
+    for k in range(1, n):
+        x, y, w, h, area = stats[k]
+        if w <= max(2, 0.12 * line_h) and h >= 0.7 * bh and (x <= 1 or x + w >= band.shape[1] - 1):
+            continue  # a piece of the cell's border
+        comps.append((x, x + w, area, w, h))
+    if not comps:
+        return None
+    comps.sort()
+    # clusters of components separated by less than one character width
+    clusters, cur = [], [comps[0]]
+    for c in comps[1:]:
+        if c[0] - max(e[1] for e in cur) < 0.9 * line_h:
+            cur.append(c)
+        else:
+            clusters.append(cur)
+            cur = [c]
+    clusters.append(cur)
+
+    def weight(cl):
+        return sum(e[2] for e in cl)
+
+    def tiny(cl):
+        x0, x1 = min(e[0] for e in cl), max(e[1] for e in cl)
+        return weight(cl) < 0.06 * line_h ** 2 and (x1 - x0) < 0.4 * line_h and max(e[4] for e in cl) < 0.4 * line_h
+
+    keep = [cl for cl in clusters if not tiny(cl)] if len(clusters) > 1 else clusters
+    if not keep:
+        keep = [max(clusters, key=weight)]
+    return min(e[0] for cl in keep for e in cl), max(e[1] for cl in keep for e in cl)
 
 
 @dataclass
@@ -137,22 +189,31 @@ class CellReader:
             return [], ink
         bands = _merge_bands(_bands(mask), line_h)
         crops = []
-        for a, b in bands:
+        for bi, (a, b) in enumerate(bands):
             if b - a > 1.8 * line_h and self.det is not None:
                 crops.extend(self._detect_lines(crop[a:b]))
                 continue
-            cols = np.nonzero(mask[a:b].any(axis=0))[0]
-            if len(cols) == 0:
+            span = _text_span(mask[a:b], line_h)
+            if span is None:
                 continue
             lh = b - a
-            padx, pady = max(4, int(0.3 * max(lh, 0.6 * line_h))), max(2, int(0.2 * lh))
-            ca, cb = max(0, a - pady), min(crop.shape[0], b + pady)
-            xa, xb = cols[0] - padx, cols[-1] + 1 + padx
+            # vertical room: up to half-way to the neighbouring lines, so no part of them shows
+            top_lim = (bands[bi - 1][1] + a) // 2 if bi > 0 else 0
+            bot_lim = (b + bands[bi + 1][0]) // 2 + 1 if bi + 1 < len(bands) else crop.shape[0]
+            pady = max(2, int(0.25 * max(lh, 0.6 * line_h)))
+            ca, cb = max(top_lim, a - pady), min(bot_lim, b + pady)
+            padx = max(4, int(0.4 * max(lh, 0.6 * line_h)))
+            xa, xb = span[0] - padx, span[1] + padx
             c = crop[ca:cb, max(0, xa): min(crop.shape[1], xb)]
+            bg = int(np.percentile(c, 90))
             lpad, rpad = max(0, -xa), max(0, xb - crop.shape[1])
-            if lpad or rpad:
-                bg = int(np.percentile(c, 90))
-                c = cv2.copyMakeBorder(c, 0, 0, lpad, rpad, cv2.BORDER_CONSTANT, value=bg)
+            tpad, bpad = max(0, (a - pady) - ca), max(0, cb - (b + pady))
+            if lpad or rpad or tpad or bpad:
+                c = cv2.copyMakeBorder(c, tpad, bpad, lpad, rpad, cv2.BORDER_CONSTANT, value=bg)
+            # a crop narrower than it is tall (one bracket, one digit) reads better with room around it
+            if c.shape[1] < c.shape[0]:
+                extra = (c.shape[0] - c.shape[1]) // 2 + 2
+                c = cv2.copyMakeBorder(c, 0, 0, extra, extra, cv2.BORDER_CONSTANT, value=bg)
             crops.append(c)
         return crops, ink
 
