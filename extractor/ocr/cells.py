@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from .engine import Detector, Recognizer, RecResult
+from .normalize import fix_numeric
 
 
 @dataclass
@@ -109,43 +110,43 @@ def _merge_bands(bands: list[tuple[int, int]], line_h: float) -> list[tuple[int,
     return [(a, b) for a, b in out if b - a >= max(2, 0.12 * line_h)]
 
 
-def _text_span(band: np.ndarray, line_h: float) -> Optional[tuple[int, int]]:
-    """Horizontal extent of the text in one line band, leaving out isolated specks and
-    remnants of vertical ruling lines at the ends."""
+def _text_span(band: np.ndarray, line_h: float):
+    """Horizontal extent of the text in one line band, and the boxes of ink to blank out:
+    isolated specks, specks sitting above or below a character, remnants of vertical ruling lines
+    at the ends. Returns None when nothing but noise is left."""
     n, _, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
     if n <= 1:
         return None
     bh = band.shape[0]
-    comps = []
+    comps, drop = [], []
     for k in range(1, n):
-        x, y, w, h, area = stats[k]
+        x, y, w, h, area = (int(v) for v in stats[k])
         if w <= max(2, 0.12 * line_h) and h >= 0.7 * bh and (x <= 1 or x + w >= band.shape[1] - 1):
-            continue  # a piece of the cell's border
-        comps.append((x, x + w, area, w, h))
+            drop.append((x, y, w, h))  # a piece of the cell's border
+            continue
+        comps.append((x, y, w, h, area))
     if not comps:
         return None
-    comps.sort()
-    # clusters of components separated by less than one character width
-    clusters, cur = [], [comps[0]]
-    for c in comps[1:]:
-        if c[0] - max(e[1] for e in cur) < 0.9 * line_h:
-            cur.append(c)
-        else:
-            clusters.append(cur)
-            cur = [c]
-    clusters.append(cur)
-
-    def weight(cl):
-        return sum(e[2] for e in cl)
-
-    def tiny(cl):
-        x0, x1 = min(e[0] for e in cl), max(e[1] for e in cl)
-        return weight(cl) < 0.06 * line_h ** 2 and (x1 - x0) < 0.4 * line_h and max(e[4] for e in cl) < 0.4 * line_h
-
-    keep = [cl for cl in clusters if not tiny(cl)] if len(clusters) > 1 else clusters
-    if not keep:
-        keep = [max(clusters, key=weight)]
-    return min(e[0] for cl in keep for e in cl), max(e[1] for cl in keep for e in cl)
+    small = [c for c in comps if max(c[2], c[3]) < 0.4 * line_h and c[4] < 0.08 * line_h ** 2]
+    core = [c for c in comps if c not in small]
+    if core:
+        top = min(c[1] for c in core)
+        bot = max(c[1] + c[3] for c in core)
+        kept = list(core)
+        for c in small:
+            x, y, w, h, _ = c
+            over = any(x < k[0] + k[2] and k[0] < x + w for k in core)
+            above_or_below = y + h <= top + 1 or y >= bot - 1
+            near = min(max(k[0] - (x + w), x - (k[0] + k[2]), 0) for k in core)
+            if (over and above_or_below) or near > 0.9 * line_h:
+                drop.append((x, y, w, h))
+            else:
+                kept.append(c)
+    else:
+        kept = comps
+    x0 = min(c[0] for c in kept)
+    x1 = max(c[0] + c[2] for c in kept)
+    return x0, x1, drop, bool(core)
 
 
 @dataclass
@@ -188,14 +189,24 @@ class CellReader:
         if mask.sum() < 0.5 * line_h:
             return [], ink
         bands = _merge_bands(_bands(mask), line_h)
+        spans = [_text_span(mask[a:b], line_h) for a, b in bands]
+        if any(sp is not None and sp[3] for sp in spans):
+            # lines made only of specks next to real text lines are noise
+            keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3]]
+            bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
         crops = []
         for bi, (a, b) in enumerate(bands):
             if b - a > 1.8 * line_h and self.det is not None:
                 crops.extend(self._detect_lines(crop[a:b]))
                 continue
-            span = _text_span(mask[a:b], line_h)
+            span = spans[bi]
             if span is None:
                 continue
+            if span[2]:
+                crop = crop.copy() if crop.base is not None else crop
+                bgv = int(np.percentile(crop, 90))
+                for x, y, w, h in span[2]:
+                    crop[a + y: a + y + h, x: x + w] = bgv
             lh = b - a
             # vertical room: up to half-way to the neighbouring lines, so no part of them shows
             top_lim = (bands[bi - 1][1] + a) // 2 if bi > 0 else 0
@@ -248,7 +259,7 @@ class CellReader:
             k += len(j.lines)
             chars = [(ch, p) for r in rs for ch, p in zip(r.text, r.char_probs) if not ch.isspace()]
             n_lines = sum(1 for r in rs if r.text.strip())
-            out.append(TextRead("".join(c for c, _ in chars), [p for _, p in chars], n_lines, j.ink))
+            out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, j.ink))
         return out
 
 
