@@ -31,40 +31,72 @@ def _binarize_small(gray: np.ndarray, target: int = 1200) -> tuple[np.ndarray, f
     return bw, s
 
 
-def _blobs(bw: np.ndarray, horizontal: bool) -> np.ndarray:
+def _blobs(bw: np.ndarray, horizontal: bool, reach: int = 9) -> np.ndarray:
     """Stats of ink blobs after joining characters along one axis."""
-    k = (9, 1) if horizontal else (1, 9)
+    k = (reach, 1) if horizontal else (1, reach)
     joined = cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, k))
     n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     return stats[1:]
 
 
-def _flat_score(stats: np.ndarray) -> float:
-    if len(stats) == 0:
-        return 0.0
-    w, h = stats[:, 2].astype(float), stats[:, 3].astype(float)
-    ok = (w > 12) | (h > 12)
-    flat = ((w > 3 * h) & ok).sum()
-    tall = ((h > 3 * w) & ok).sum()
-    return float(flat - tall)
+def _text_ink(bw: np.ndarray) -> np.ndarray:
+    """The binary page without its long ruling lines."""
+    hl = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(40, bw.shape[1] // 15), 1)))
+    vl = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(40, bw.shape[0] // 15))))
+    return cv2.subtract(bw, cv2.bitwise_or(hl, vl))
 
 
-def detect_quarter_turn(gray: np.ndarray) -> bool:
-    """True when text runs vertically (page turned by 90 or 270 degrees)."""
-    bw, _ = _binarize_small(gray)
-    a = _flat_score(_blobs(bw, True))
-    b = _flat_score(_blobs(bw.T.copy(), True))  # the same test on the transposed page
-    return b > a
+def _blob_crops(gray: np.ndarray, bw: np.ndarray, s: float, horizontal: bool, max_crops: int) -> list[np.ndarray]:
+    """Crops of the longest blobs that look like text lines running along x (or along y)."""
+    st = _blobs(bw, horizontal, 5)
+    if horizontal:
+        cand = [b for b in st if b[2] > 2.5 * b[3] and 5 <= b[3] <= 40]
+        cand.sort(key=lambda b: -b[2])
+    else:
+        cand = [b for b in st if b[3] > 2.5 * b[2] and 5 <= b[2] <= 40]
+        cand.sort(key=lambda b: -b[3])
+    out = []
+    for x, y, w, h, _ in cand[:max_crops]:
+        pad = 2
+        c = gray[max(0, int((y - pad) / s)): int((y + h + pad) / s), max(0, int((x - pad) / s)): int((x + w + pad) / s)]
+        if c.size:
+            out.append(c)
+    return out
+
+
+def detect_quarter_turn(gray: np.ndarray, read: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
+                        max_crops: int = 8) -> bool:
+    """True when text runs vertically (page turned by 90 or 270 degrees).
+
+    Candidate text lines are taken both ways (blobs joined along x, and along y); the recogniser
+    reads each set (the vertical ones turned a quarter both ways) and the way that reads with the
+    higher character confidence wins. With no recogniser, blob counts decide: joining ink along
+    the text direction leaves fewer blobs than joining across it."""
+    small, s = _binarize_small(gray)
+    bw = _text_ink(small)
+    if read is None:
+        along_x = len(_blobs(bw, True, 5))
+        along_y = len(_blobs(bw, False, 5))
+        return along_y < 0.75 * along_x and along_x > 20
+    flat = _blob_crops(gray, bw, s, True, max_crops)
+    tall = _blob_crops(gray, bw, s, False, max_crops)
+    if len(tall) < 2:
+        return False
+    def mean_read(scores) -> float:
+        scores = [v for v in scores if v > 0]  # nothing read (a line remnant) tells nothing
+        return float(np.mean(scores)) if scores else 0.0
+
+    up = mean_read(read(flat)) if flat else 0.0
+    cw = read([cv2.rotate(c, cv2.ROTATE_90_CLOCKWISE) for c in tall])
+    ccw = read([cv2.rotate(c, cv2.ROTATE_90_COUNTERCLOCKWISE) for c in tall])
+    turned = mean_read(np.maximum(cw, ccw))
+    return turned > up + 0.1
 
 
 def _line_crops(gray: np.ndarray, max_crops: int = 24) -> list[np.ndarray]:
     """Crops of the widest text-line blobs (no ruling lines) for the direction classifier."""
     bw, s = _binarize_small(gray)
-    # drop long ruling lines first
-    hl = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(40, bw.shape[1] // 15), 1)))
-    vl = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(40, bw.shape[0] // 15))))
-    txt = cv2.subtract(bw, cv2.bitwise_or(hl, vl))
-    stats = _blobs(txt, True)
+    stats = _blobs(_text_ink(bw), True)
     cand = [st for st in stats if st[2] > 3 * st[3] and 6 <= st[3] <= 60 and st[2] > 30]
     cand.sort(key=lambda st: -st[2])
     crops = []
@@ -145,9 +177,12 @@ def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
 
 
 def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
+               read: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
                min_skew: float = 0.1) -> CleanResult:
+    """``classify``: crops -> probability each is upside down; ``read``: crops -> mean character
+    confidence of the recogniser on each (used to tell a quarter-turned page)."""
     rotation = 0
-    if detect_quarter_turn(gray):
+    if detect_quarter_turn(gray, read):
         gray = cv2.rotate(gray, cv2.ROTATE_90_CLOCKWISE)
         rotation = 90
     if classify is not None and detect_upside_down(gray, classify):

@@ -61,6 +61,9 @@ class Pipeline:
         self.layout = LayoutModel(dev, thr) if self.s.use_layout else None
         self.reader = CellReader(self.recognizer, self.detector)
 
+    def _read_score(self, crops: list[np.ndarray]) -> list[float]:
+        return [r.mean_prob if r.text else 0.0 for r in self.recognizer(crops)]
+
     # ------------------------------------------------------------------ documents
     def run(self, path: str | Path, pages: Optional[str] = None, dpi: Optional[float] = None,
             progress: Optional[ProgressFn] = None) -> Document:
@@ -99,7 +102,10 @@ class Pipeline:
                         failures=[Failure(stage="clean", category="empty_page", message="page is blank", page=number)],
                         seconds=time.perf_counter() - t0)
         try:
-            cl = clean_page(gray, self.classifier if self.s.detect_orientation else None)
+            if self.s.detect_orientation:
+                cl = clean_page(gray, self.classifier, self._read_score)
+            else:
+                cl = clean_page(gray)
             gray, rot, skew = cl.gray, cl.rotation, cl.skew
         except Exception as e:
             failures.append(Failure(stage="clean", category="error", message=str(e), page=number))
