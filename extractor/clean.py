@@ -86,7 +86,8 @@ def detect_quarter_turn(gray: np.ndarray, read: Optional[Callable[[list[np.ndarr
         scores = [v for v in scores if v > 0]  # nothing read (a line remnant) tells nothing
         return float(np.mean(scores)) if scores else 0.0
 
-    up = mean_read(read(flat)) if flat else 0.0
+    # lines running along x read either way up (0/180 is settled later)
+    up = mean_read(np.maximum(read(flat), read([cv2.rotate(c, cv2.ROTATE_180) for c in flat]))) if flat else 0.0
     cw = read([cv2.rotate(c, cv2.ROTATE_90_CLOCKWISE) for c in tall])
     ccw = read([cv2.rotate(c, cv2.ROTATE_90_COUNTERCLOCKWISE) for c in tall])
     turned = mean_read(np.maximum(cw, ccw))

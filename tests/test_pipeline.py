@@ -1,0 +1,111 @@
+"""End-to-end behaviour of the pipeline on rendered scans with exact ground truth:
+grids with spans, wrapped text, orientation, deskew, continuation, blank pages, the CLI."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import synth
+from extractor.evaluate import norm, score_document
+from extractor.export import read_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# a KPI-like grid: merged header, 一级 merged over 4 rows, 二级 over 2, wrapped long text, numbers
+CELLS = [
+    (0, 0, 1, 2, "绩效指标"), (0, 2, 1, 1, "三级指标"), (0, 3, 1, 1, "指标值"), (0, 4, 1, 1, "资金（元）"),
+    (1, 0, 4, 1, "产出指标"), (1, 1, 2, 1, "数量指标"), (1, 2, 1, 1, "新闻稿件数量"), (1, 3, 1, 1, "≥500篇"), (1, 4, 1, 1, "1,021.29"),
+    (2, 2, 1, 1, "专版再发时段为每半个月按时完成并及时归档全部稿件资料"), (2, 3, 1, 1, "按时"), (2, 4, 1, 1, "300,000"),
+    (3, 1, 1, 1, "质量指标"), (3, 2, 1, 1, "刊发新闻达标率"), (3, 3, 1, 1, "100%"), (3, 4, 1, 1, "0.00"),
+    (4, 1, 1, 1, "成本指标"), (4, 2, 1, 1, "出版费"), (4, 3, 1, 1, "30万元"), (4, 4, 1, 1, "39.23%"),
+    (5, 0, 1, 2, "满意度指标"), (5, 2, 1, 1, "读者满意度"), (5, 3, 1, 1, "≥98%"), (5, 4, 1, 1, ""),
+]
+N_ROWS, N_COLS = 6, 5
+
+
+def _check(page, truth, min_text=1.0):
+    assert len(page.tables) == 1, [t.bbox for t in page.tables]
+    t = page.tables[0]
+    tt = truth["tables"][0] if "tables" in truth else truth["pages"][0]["tables"][0]
+    assert (t.n_rows, t.n_cols) == (tt["n_rows"], tt["n_cols"])
+    got = {(c.row, c.col): (c.rowspan, c.colspan) for c in t.cells}
+    want = {(c["row"], c["col"]): (c["rowspan"], c["colspan"]) for c in tt["cells"]}
+    assert got == want
+    texts = {(c.row, c.col): c.text for c in t.cells}
+    right = sum(norm(texts[(c["row"], c["col"])]) == norm(c["text"]) for c in tt["cells"])
+    assert right / len(tt["cells"]) >= min_text, [(texts[(c["row"], c["col"])], c["text"]) for c in tt["cells"]
+                                                  if norm(texts[(c["row"], c["col"])]) != norm(c["text"])]
+    return t
+
+
+def _truth_page(truth):
+    return truth["pages"][0] if "pages" in truth else truth
+
+
+def test_exact_grid_spans_and_wrapped_text(pipeline):
+    img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=3, severity="light", title="2024年项目绩效目标表")
+    page = pipeline.process_image(img, 1, 200)
+    t = _check(page, _truth_page(truth))
+    wrapped = next(c for c in t.cells if (c.row, c.col) == (2, 2))
+    assert wrapped.ocr.n_lines >= 2 and wrapped.text == "专版再发时段为每半个月按时完成并及时归档全部稿件资料"
+    assert next(c for c in t.cells if (c.row, c.col) == (5, 4)).text == ""  # empty cell stays empty
+    assert all(0.0 <= c.confidence <= 1.0 for c in t.cells)
+    assert t.title and "绩效目标表" in t.title
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_orientation_is_detected_and_undone(pipeline, rotation):
+    img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=5, severity="light", rotation=rotation)
+    page = pipeline.process_image(img, 1, 200)
+    assert (page.transform.rotation + rotation) % 360 == 0
+    tp = _truth_page(truth)
+    assert (page.width, page.height) == (tp["width"], tp["height"])
+    _check(page, tp, min_text=0.95)
+
+
+@pytest.mark.parametrize("skew", [-3.5, 2.0])
+def test_deskew_recovers_angle_and_grid(pipeline, skew):
+    img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=7, severity="medium", skew=skew)
+    tp = _truth_page(truth)
+    page = pipeline.process_image(img, 1, 200)
+    # the clean-up rotates back by the applied angle (opposite sign)
+    assert abs(page.transform.skew + tp["skew"]) < 0.25
+    t = _check(page, tp, min_text=0.95)
+    # boxes are in the deskewed frame: the table box lands on the truth box
+    assert max(abs(a - b) for a, b in zip(t.bbox, tp["tables"][0]["bbox"])) < 12
+
+
+def test_blank_page_is_reported_not_fatal(pipeline):
+    page = pipeline.process_image(np.full((2339, 1654), 250, np.uint8), 4, 200)
+    assert page.tables == [] and page.failures and page.failures[0].category == "empty_page"
+
+
+@pytest.mark.slow
+def test_sample_document_end_to_end_with_continuation(pipeline):
+    truth = json.loads((ROOT / "samples" / "sample.truth.json").read_text(encoding="utf-8"))
+    doc = pipeline.run(ROOT / "samples" / "sample.pdf", dpi=truth["dpi"])
+    m = score_document(doc, truth).summary()
+    assert m["tables_f1"] == 1.0 and m["continuation"] == 1.0
+    assert m["grid"] >= 0.95 and m["text"] >= 0.95 and m["numeric"] >= 0.98
+    # the continuation's id points at the fragment on the page before
+    p3 = doc.pages[2].tables[0]
+    assert p3.continued_from == doc.pages[1].tables[-1].id and doc.pages[1].tables[-1].continues_to == p3.id
+
+
+@pytest.mark.slow
+def test_cli_writes_json_and_csv(tmp_path):
+    out = tmp_path / "o.json"
+    r = subprocess.run([sys.executable, "-m", "extractor.cli", "extract", str(ROOT / "samples" / "sample.pdf"),
+                        "-o", str(out), "--csv", str(tmp_path / "csv"), "--pages", "1", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    doc = read_json(out)
+    assert doc.schema_version == "1.0" and [p.page for p in doc.pages] == [1] and doc.n_pages == 3
+    t = doc.pages[0].tables[0]
+    csvs = sorted((tmp_path / "csv").glob("*.csv"))
+    assert len(csvs) == len(doc.pages[0].tables)
+    rows = csvs[0].read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == t.n_rows
