@@ -112,7 +112,7 @@ def open_source(path: str | os.PathLike) -> Source:
         im = Image.open(p)
         n = getattr(im, "n_frames", 1)
     except Image.DecompressionBombError:
-        raise InputError(p, f"image is larger than {MAX_PIXELS} pixels") from None
+        raise InputError(p, f"image is too large (over {MAX_PIXELS} pixels)") from None
     except Exception as e:  # PIL raises many kinds for broken files
         raise InputError(p, f"corrupt or unreadable image ({e})") from None
     return Source(p, "image", n, im)
