@@ -8,6 +8,8 @@ Metrics (all pooled over the pages given):
 - numeric: the same over true cells that hold a number ("1,021.29", "39.23%", "≥98%", "0");
 - empty: share of true empty cells left empty;
 - continuation: share of true cross-page links found;
+- prose: character accuracy (1 - edit distance / length) of the page text outside tables, read
+  top to bottom, against the true paragraphs;
 - confidence: AUROC of cell confidence for right vs wrong cells, and the expected calibration error.
 """
 from __future__ import annotations
@@ -52,12 +54,14 @@ class Score:
     empty_ok: int = 0
     links: int = 0
     links_ok: int = 0
+    prose_chars: int = 0
+    prose_edits: int = 0
     conf: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) per true cell
     errors: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # page, row, col, truth, got
 
     def add(self, o: "Score") -> "Score":
         for k in ("tp", "fp", "fn", "cells", "grid_ok", "text_cells", "text_ok", "num_cells", "num_ok",
-                  "empty_cells", "empty_ok", "links", "links_ok"):
+                  "empty_cells", "empty_ok", "links", "links_ok", "prose_chars", "prose_edits"):
             setattr(self, k, getattr(self, k) + getattr(o, k))
         self.conf += o.conf
         self.errors += o.errors
@@ -78,6 +82,7 @@ class Score:
             "numeric": self._r(self.num_ok, self.num_cells),
             "empty": self._r(self.empty_ok, self.empty_cells),
             "continuation": self._r(self.links_ok, self.links),
+            "prose": 1.0 - self._r(self.prose_edits, self.prose_chars) if self.prose_chars else 1.0,
             "auroc": auroc(self.conf), "ece": ece(self.conf),
             "n_tables": self.tp + self.fn, "n_cells": self.cells, "n_text_cells": self.text_cells,
         }
@@ -162,6 +167,13 @@ def score_document(doc: Document, truth: dict) -> Score:
                     s.empty_ok += ok
                 if got is not None:
                     s.conf.append((got.confidence, ok))
+        truth_prose = norm("".join(p["text"] for p in tp.get("paragraphs", [])))
+        got_prose = norm("".join(p.text for p in page.paragraphs))
+        if truth_prose:
+            from rapidfuzz.distance import Levenshtein
+
+            s.prose_chars = len(truth_prose)
+            s.prose_edits = min(len(truth_prose), Levenshtein.distance(truth_prose, got_prose))
         total.add(s)
     for page_no, ti, (src_page, src_idx), pt in pending_links:
         total.links += 1

@@ -495,3 +495,93 @@ def test_ctdar_real_pages():
     # ruling).  Floors leave a small margin.
     assert table_rc >= 0.94
     assert cell_acc >= 0.97
+
+
+# ------------------------------------------- rendered scans (scripts/synth)
+# Pages from the scan generator (exact ground truth); rulings are then cut
+# where the regression needs it.  Truth bboxes are line centres in the
+# upright frame, so skew is pinned to 0.
+
+
+def _synth():
+    return pytest.importorskip("synth")
+
+
+def _truth_structure(tt):
+    return {(c["row"], c["col"], c["rowspan"], c["colspan"]) for c in tt["cells"]}
+
+
+def _cut(img, x0, y0, x1, y1):
+    """Erase [x0, x1) x [y0, y1) to the paper tone (a gap in a ruling)."""
+    img[int(y0):int(y1), int(x0):int(x1)] = int(np.percentile(img, 90))
+
+
+def _cell_box(tt, r, c):
+    return next(x["bbox"] for x in tt["cells"] if x["row"] == r and x["col"] == c)
+
+
+def _assert_exact(img, tt):
+    tabs = find_tables(img)
+    assert len(tabs) == 1, [(t.n_rows, t.n_cols, t.bbox) for t in tabs]
+    t = tabs[0]
+    assert (t.n_rows, t.n_cols) == (tt["n_rows"], tt["n_cols"])
+    assert structure(t) == _truth_structure(tt)
+    for a, b in zip(t.bbox, tt["bbox"]):
+        assert abs(a - b) <= 6
+    return t
+
+
+KPI_CELLS = [(0, 0, 1, 2, "项目名称"), (0, 2, 1, 2, "档案数字化建设经费"),
+             (1, 0, 1, 1, "一级指标"), (1, 1, 1, 1, "二级指标"), (1, 2, 1, 1, "三级指标"), (1, 3, 1, 1, "指标值"),
+             (2, 0, 1, 1, "产出指标"), (2, 1, 1, 1, "数量指标"), (2, 2, 1, 2, "印刷4期"),
+             (3, 0, 1, 1, "效益指标"), (3, 1, 1, 1, "社会效益"), (3, 2, 1, 2, "提升宣传效果")]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_synth_one_row_column_line_with_gap(seed):
+    """A column ruling that exists in a single header row (三级指标 | 指标值)
+    and is broken by a gap: both pieces are shorter than the vertical
+    opening kernel, so the edge is missing from the line segments and must
+    be found from the fragments (data/dev page 21)."""
+    synth = _synth()
+    img, truth = synth.render_table_page(KPI_CELLS, 4, 4, severity="medium", seed=seed, skew=0.0)
+    tt = truth["tables"][0]
+    x0, y0, x1, y1 = _cell_box(tt, 1, 3)
+    ym = (y0 + y1) / 2
+    _cut(img, x0 - 5, ym - 4, x0 + 6, ym + 5)
+    _assert_exact(img, tt)
+
+
+def test_synth_single_row_strip():
+    """The signature row of a KPI table continued onto the next page is a
+    one-row, eight-column ruled strip (data/dev page 20)."""
+    synth = _synth()
+    texts = ["负责人：", "", "经办人：", "", "联系电话：", "", "填报日期：", "20250422"]
+    cells = [(0, k, 1, 1, s) for k, s in enumerate(texts)]
+    img, truth = synth.render_table_page(cells, 1, 8, severity="medium", seed=5, skew=0.0, header_rows=0)
+    _assert_exact(img, truth["tables"][0])
+
+
+def test_synth_gappy_segments():
+    """Heavy-scan damage: a one-row column segment cut by two gaps (every piece
+    shorter than the opening kernel) and a horizontal segment under one
+    narrow column whose middle is lost in a long gap.  Both must still
+    separate their cells; text next to the rulings must not."""
+    synth = _synth()
+    cells = [(0, 0, 1, 1, "科目编码"), (0, 1, 1, 1, "科目名称"), (0, 2, 1, 1, "合计"), (0, 3, 1, 1, "备注"),
+             (1, 0, 1, 1, "201"), (1, 1, 1, 1, "一般公共服务支出"), (1, 2, 1, 1, "1,234.56"), (1, 3, 1, 1, "0"),
+             (2, 0, 1, 1, "20101"), (2, 1, 1, 1, "人大事务"), (2, 2, 1, 1, "89.00"), (2, 3, 1, 1, ""),
+             (3, 0, 2, 1, "208"), (3, 1, 1, 1, "社会保障和就业支出"), (3, 2, 1, 1, "10,000"), (3, 3, 1, 1, "")]
+    cells += [(4, 1, 1, 1, "行政事业单位养老支出"), (4, 2, 1, 1, "100"), (4, 3, 1, 1, "")]
+    img, truth = synth.render_table_page(cells, 5, 4, severity="medium", seed=2, skew=0.0)
+    tt = truth["tables"][0]
+    # vertical between 合计 and 备注 in row 2: two gaps
+    x0, y0, x1, y1 = _cell_box(tt, 2, 3)
+    h = y1 - y0
+    _cut(img, x0 - 5, y0 + 0.3 * h, x0 + 6, y0 + 0.3 * h + 7)
+    _cut(img, x0 - 5, y0 + 0.65 * h, x0 + 6, y0 + 0.65 * h + 7)
+    # horizontal under 20101 (row 2 / row 3, column 0): long gap in the middle
+    x0, y0, x1, y1 = _cell_box(tt, 2, 0)
+    w = x1 - x0
+    _cut(img, x0 + 0.35 * w, y1 - 5, x0 + 0.65 * w, y1 + 6)
+    _assert_exact(img, tt)

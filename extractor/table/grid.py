@@ -23,6 +23,13 @@ Pipeline (all vectorised numpy / OpenCV, no per-pixel Python loops):
    around the edge, measured on a short-kernel "loose" mask, robust to gaps)
    decides whether a ruling is present; absent interior segments merge slots
    into rectangular spanning cells.
+6. Gap-broken rulings: a "pieces" mask (short opening only) rescues segments
+   whose fragments are all shorter than the long kernels.  A fragment run
+   counts when it is nearly continuous and *anchored* (an unbroken run leaves
+   the junction; text always keeps a white padding from the rulings), see
+   ``_gappy_present``; edges missing altogether (a column line present in a
+   single row, broken by a gap) are found band by band (``_discover_edges``,
+   anchored at both junctions).  One-row strips with >= 3 columns are tables.
 """
 from __future__ import annotations
 
@@ -443,13 +450,23 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv) -> list[GridTable
     # close to the column lines for a looser one)
     hl = cv2.bitwise_or(_masks_from_binary(bw, p, loose=True), hm)
     vl = vm
+    # "pieces" masks: strokes opened with a short kernel only.  They keep the
+    # fragments of a ruling broken by several gaps (each fragment shorter than
+    # the long opening kernels); a fragment run only counts as a ruling
+    # segment when it is nearly continuous and reaches a junction (text never
+    # touches the rulings), see _gappy_present.
+    short = max(int(round(0.4 * p.text_h)), 5)
+    hp = cv2.morphologyEx(cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3))), cv2.MORPH_OPEN,
+                          cv2.getStructuringElement(cv2.MORPH_RECT, (short, 1)))
+    vp = cv2.morphologyEx(cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 1))), cv2.MORPH_OPEN,
+                          cv2.getStructuringElement(cv2.MORPH_RECT, (1, short)))
     out = []
     for g in glist:
         gi = np.array([a for a in g if a < nh], int)
         gj = np.array([a - nh for a in g if a >= nh], int)
         if len(gi) < 2 or len(gj) < 2:
             continue
-        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W))
+        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W), hp, vp)
         if tb is not None:
             if M_inv is not None:
                 tb = _map_table(tb, M_inv)
@@ -540,7 +557,114 @@ def _merge_groups_by_region(glist, hs, vs, nh, regions):
     return merged
 
 
-def _build_table(hs, vs, hl, vl, p: _Params, shape) -> GridTable | None:
+def _gappy_present(seg: np.ndarray, max_gap: float, min_run: float, inset: float, both: bool = False,
+                   min_cov: float = 0.6, loose_cov: float = 0.3) -> bool:
+    """Is the 1-D fragment profile ``seg`` (one grid-edge segment from the
+    centre of one junction to the centre of the next) a ruling broken by
+    gaps?  Nearly continuous (coverage >= ``min_cov``, no hole longer than
+    ``max_gap``, no end further than ``max_gap`` from its junction) and
+    *anchored*: an unbroken run starts inside the perpendicular ruling
+    (within ``inset`` of the junction centre) and reaches ``min_run`` past
+    it -- at one end, or at both with ``both`` (new edges).  A segment of a
+    known edge anchored at both ends only needs coverage >= ``loose_cov``.
+    Text keeps a white padding from the rulings, so its strokes are never
+    anchored."""
+    L = len(seg)
+    if L < 4:
+        return False
+    idx = np.flatnonzero(seg)
+    if len(idx) < min(min_cov, loose_cov) * L:
+        return False
+    first, last = int(idx[0]), int(L - 1 - idx[-1])
+    d = np.diff(idx)
+    brk = np.flatnonzero(d > 1)
+    run0 = (brk[0] + 1) if len(brk) else len(idx)  # run starting at idx[0]
+    run1 = (len(idx) - brk[-1] - 1) if len(brk) else len(idx)
+    need = inset + min_run
+    a0 = first <= inset and first + run0 >= need
+    a1 = last <= inset and last + run1 >= need
+    if not both and not (a0 and a1):
+        # a shorter stub suffices at the second end when the first is anchored
+        short_need = inset + 0.6 * min_run
+        b0 = first <= inset and first + run0 >= short_need
+        b1 = last <= inset and last + run1 >= short_need
+        if (a0 and b1) or (a1 and b0):
+            a0 = a1 = True
+    if a0 and a1 and not both:
+        # anchored at both junctions: a ruling whose middle is lost in
+        # several merged gaps (coverage only needs to be moderate)
+        return len(idx) >= loose_cov * L
+    if len(idx) < min_cov * L or first > max_gap or last > max_gap:
+        return False
+    if len(d) and int(d.max()) - 1 > max_gap:
+        return False
+    return (a0 and a1) if both else (a0 or a1)
+
+
+def _ruled_at(mask: np.ndarray, a: float, b: float, x: float, r: int) -> bool:
+    """Any line pixel of ``mask`` in rows [a, b] and columns x +- r (a
+    junction check: does the perpendicular ruling pass there?)."""
+    H, W = mask.shape
+    a0, b0 = max(int(math.floor(a)), 0), min(int(math.ceil(b)) + 1, H)
+    x0, x1 = max(int(round(x)) - r, 0), min(int(round(x)) + r + 1, W)
+    return b0 > a0 and x1 > x0 and bool(mask[a0:b0, x0:x1].any())
+
+
+def _discover_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, perp_lo, perp_hi, lo: int, hi: int,
+                    inset: float, reach: float, p: _Params, max_gap: float,
+                    min_run: float) -> list[tuple[float, float, float]]:
+    """Rulings missing from ``edges`` because every piece of them is shorter
+    than the long opening kernel (a one-row column line broken by a gap).
+
+    ``pm`` is a pieces mask oriented so that the sought lines are vertical
+    (columns of ``pm``), ``qm`` the perpendicular line mask in the same
+    orientation; ``perp`` are the perpendicular edges (rows of ``pm``, with
+    their extents ``perp_lo``/``perp_hi``) and [lo, hi) the extent of the
+    table along the axis of ``edges``.  Per band between consecutive
+    ``perp`` edges, columns whose fragments span the band junction-to-
+    junction (see _gappy_present) and meet a perpendicular ruling at both
+    ends are candidates.  Returns (position, low, high) of new edges."""
+    H = pm.shape[0]
+    ex = np.asarray(edges, float)
+    found: list[float] = []
+    ins = int(math.ceil(inset))
+    for i in range(len(perp) - 1):
+        a = max(int(round(perp[i])), 0)
+        b = min(int(round(perp[i + 1])) + 1, H)
+        if b - a < max(p.min_cell, 6) or hi <= lo:
+            continue
+        sub = pm[a:b, lo:hi] > 0
+        L = b - a
+        # cheap prefilter: dense column, ink at both junctions
+        cand = (sub.sum(0) >= 0.6 * L) & sub[: ins + 1].any(0) & sub[L - ins - 1 :].any(0)
+        xs = np.flatnonzero(cand)
+        if len(xs) == 0:
+            continue
+        # runs of adjacent candidate columns = one stroke each
+        br = np.flatnonzero(np.diff(xs) > 2) + 1
+        for run in np.split(xs, br):
+            if run[-1] - run[0] + 1 > p.max_thick + 4:
+                continue
+            x = float(run.mean()) + lo
+            if np.min(np.abs(ex - x)) < p.min_cell:
+                continue
+            if not _gappy_present(sub[:, run[0] : run[-1] + 1].any(1), max_gap, min_run, inset, both=True):
+                continue
+            r = int(math.ceil(reach))
+            if not (_ruled_at(qm, perp_lo[i] - reach, perp_hi[i] + reach, x, r)
+                    and _ruled_at(qm, perp_lo[i + 1] - reach, perp_hi[i + 1] + reach, x, r)):
+                continue
+            found.append(x)
+    if not found:
+        return []
+    f = np.sort(np.asarray(found))
+    out = []
+    for grp in np.split(f, np.flatnonzero(np.diff(f) > p.clust) + 1):
+        out.append((float(np.median(grp)), float(grp.min()), float(grp.max())))
+    return out
+
+
+def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None) -> GridTable | None:
     H, W = shape
     hw = hs[:, 1] - hs[:, 0] + 1
     vw = vs[:, 1] - vs[:, 0] + 1
@@ -585,11 +709,37 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape) -> GridTable | None:
 
     rows, rlo, rhi = squeeze(rows, rlo, rhi)
     cols, clo, chi = squeeze(cols, clo, chi)
+    thick = float(np.median(np.r_[hs[:, 3], vs[:, 3]]))
+    inset = thick / 2 + 1
+    max_gap = 1.25 * p.gap
+    min_run = 0.3 * p.text_h
+    t = max(2, int(round(3 * p.unit)))
+
+    # rulings made only of short fragments (every piece shorter than the long
+    # kernels, e.g. a one-row column line broken by a gap) are not in the
+    # line segments: look for them band by band with the pieces masks
+    if vp is not None and len(rows) >= 2 and len(cols) >= 2:
+        x_a, x_b = int(max(cols[0], 0)), int(min(cols[-1] + 1, W))
+        for x, a, b in _discover_edges(vp, hl, cols, rows, rlo, rhi, x_a, x_b, inset, t + thick / 2, p, max_gap, min_run):
+            k = int(np.searchsorted(cols, x))
+            cols.insert(k, x)
+            clo.insert(k, a)
+            chi.insert(k, b)
+    if hp is not None and len(rows) >= 2 and len(cols) >= 2:
+        y_a, y_b = int(max(rows[0], 0)), int(min(rows[-1] + 1, H))
+        for y, a, b in _discover_edges(hp.T, vl.T, rows, cols, clo, chi, y_a, y_b, inset, t + thick / 2, p,
+                                       max_gap, min_run):
+            k = int(np.searchsorted(rows, y))
+            rows.insert(k, y)
+            rlo.insert(k, a)
+            rhi.insert(k, b)
+
     nr, nc = len(rows) - 1, len(cols) - 1
-    if nr < 2 or nc < 2:
+    # a single-row strip is a table when it has >= 3 columns (e.g. the
+    # signature row of a table continued from the previous page)
+    if nc < 2 or nr < 1 or (nr < 2 and nc < 3):
         return None
 
-    t = max(2, int(round(3 * p.unit)))
     x_lo, x_hi = int(max(cols[0] - t, 0)), int(min(cols[-1] + t + 1, W))
     y_lo, y_hi = int(max(rows[0] - t, 0)), int(min(rows[-1] + t + 1, H))
     # coverage of horizontal edges: [n_rows+1, n_cols] ; vertical: [n_rows, n_cols+1]
@@ -597,8 +747,7 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape) -> GridTable | None:
     vcov = np.zeros((nr, nc + 1))
     cx = np.asarray(cols) - x_lo
     ry = np.asarray(rows) - y_lo
-    thick = float(np.median(np.r_[hs[:, 3], vs[:, 3]]))
-    inset = thick / 2 + 1
+    rr = t + thick / 2
     for i in range(nr + 1):
         a = int(max(rlo[i] - t - thick / 2, 0))
         b = int(min(rhi[i] + t + thick / 2 + 1, H))
@@ -608,6 +757,13 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape) -> GridTable | None:
         s1 = np.clip(np.round(cx[1:] - inset).astype(int), 0, len(prof))
         ln = np.maximum(s1 - s0, 1)
         hcov[i] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
+        if hp is not None and (hcov[i] < 0.5).any():
+            pp = hp[a:b, x_lo:x_hi].any(axis=0)
+            e = np.clip(np.round(cx).astype(int), 0, len(pp))
+            for j in np.flatnonzero(hcov[i] < 0.5):
+                if _gappy_present(pp[e[j] : e[j + 1] + 1], max_gap, min_run, inset) and all(
+                        _ruled_at(vl.T, clo[k] - rr, chi[k] + rr, rows[i], int(math.ceil(rr))) for k in (j, j + 1)):
+                    hcov[i, j] = max(0.5, float(pp[s0[j] : s1[j]].mean()))
     for j in range(nc + 1):
         a = int(max(clo[j] - t - thick / 2, 0))
         b = int(min(chi[j] + t + thick / 2 + 1, W))
@@ -617,6 +773,13 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape) -> GridTable | None:
         s1 = np.clip(np.round(ry[1:] - inset).astype(int), 0, len(prof))
         ln = np.maximum(s1 - s0, 1)
         vcov[:, j] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
+        if vp is not None and (vcov[:, j] < 0.5).any():
+            pp = vp[y_lo:y_hi, a:b].any(axis=1)
+            e = np.clip(np.round(ry).astype(int), 0, len(pp))
+            for i in np.flatnonzero(vcov[:, j] < 0.5):
+                if _gappy_present(pp[e[i] : e[i + 1] + 1], max_gap, min_run, inset) and all(
+                        _ruled_at(hl, rlo[k] - rr, rhi[k] + rr, cols[j], int(math.ceil(rr))) for k in (i, i + 1)):
+                    vcov[i, j] = max(0.5, float(pp[s0[i] : s1[i]].mean()))
 
     hpres = hcov >= 0.5
     vpres = vcov >= 0.5
