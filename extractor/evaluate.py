@@ -27,6 +27,11 @@ def norm(s: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or ""))
 
 
+def prose_norm(s: str) -> str:
+    """norm(), and leader dots (a table of contents' "......") dropped: they carry no content."""
+    return re.sub(r"[.…·]{2,}", "", norm(s))
+
+
 def is_numeric(s: str) -> bool:
     return bool(NUMERIC.match(norm(s)))
 
@@ -167,8 +172,9 @@ def score_document(doc: Document, truth: dict) -> Score:
                     s.empty_ok += ok
                 if got is not None:
                     s.conf.append((got.confidence, ok))
-        truth_prose = norm("".join(p["text"] for p in tp.get("paragraphs", [])))
-        got_prose = norm("".join(p.text for p in page.paragraphs))
+        tparas = sorted(tp.get("paragraphs", []), key=lambda p: (p["bbox"][1], p["bbox"][0]))
+        truth_prose = prose_norm("".join(p["text"] for p in tparas))
+        got_prose = prose_norm("".join(p.text for p in page.paragraphs))
         if truth_prose:
             from rapidfuzz.distance import Levenshtein
 

@@ -7,6 +7,7 @@ goes on. Models are loaded once per Pipeline object; reuse one object for many d
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,9 @@ from .table import GridTable, find_tables, table_from_text_boxes
 from .table.continuation import link_continuations
 
 log = logging.getLogger(__name__)
+
+# a line that opens a numbered heading or item: 一、 （一） (1) 1、 1. 第二部分
+HEADING = re.compile(r"^(第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．])")
 
 ProgressFn = Callable[[int, int], None]  # (pages done, pages total)
 
@@ -191,42 +195,61 @@ class Pipeline:
 
     @staticmethod
     def _paragraphs(lines: list[_Line], regions: list[Region]) -> list[Paragraph]:
-        """Group text lines into paragraphs: by layout region when one holds them, else by spacing."""
-        text_regions = [r for r in regions if r.kind in ("text", "title", "caption", "header", "footer")]
-        groups: dict[object, list[_Line]] = {}
-        for ln in sorted(lines, key=lambda l: (l.bbox[1], l.bbox[0])):
-            best, best_f = None, 0.5
-            for k, r in enumerate(text_regions):
-                f = _inside_frac(ln.bbox, r.bbox)
-                if f > best_f:
-                    best, best_f = k, f
-            key = ("r", best) if best is not None else None
-            if key is None:
-                # join the previous free group when vertically adjacent and left-aligned-ish
-                for gk in reversed(list(groups)):
-                    if gk[0] != "f":
-                        continue
-                    last = groups[gk][-1]
-                    lh = last.bbox[3] - last.bbox[1]
-                    if 0 <= ln.bbox[1] - last.bbox[3] < 0.6 * lh and abs(ln.bbox[0] - groups[gk][0].bbox[0]) < 3 * lh:
-                        key = gk
-                    break
-                if key is None:
-                    key = ("f", len(groups))
-            groups.setdefault(key, []).append(ln)
+        """Group text lines into paragraphs in reading order.
+
+        Lines on one row far apart ("部门名称：…" … "单位：万元") are separate paragraphs, left to
+        right. A line continues the paragraph above when it is close below it, the line above runs
+        to the right margin and this one starts at the left margin (Chinese paragraphs indent
+        their first line and fill every line but the last)."""
+        if not lines:
+            return []
+        lines = sorted(lines, key=lambda l: (l.bbox[1], l.bbox[0]))
+        lh = float(np.median([l.bbox[3] - l.bbox[1] for l in lines]))
+        left = float(np.percentile([l.bbox[0] for l in lines], 10))
+        right = float(np.percentile([l.bbox[2] for l in lines], 90))
+        rows: list[list[_Line]] = []
+        for ln in lines:
+            if rows:
+                r = rows[-1]
+                top, bot = min(x.bbox[1] for x in r), max(x.bbox[3] for x in r)
+                ov = min(bot, ln.bbox[3]) - max(top, ln.bbox[1])
+                if ov > 0.5 * min(bot - top, ln.bbox[3] - ln.bbox[1]):
+                    r.append(ln)
+                    continue
+            rows.append([ln])
+        groups: list[list[_Line]] = []
+        for r in rows:
+            r.sort(key=lambda l: l.bbox[0])
+            pieces: list[list[_Line]] = [[r[0]]]
+            for ln in r[1:]:
+                if ln.bbox[0] - pieces[-1][-1].bbox[2] > 2 * lh:
+                    pieces.append([ln])
+                else:
+                    pieces[-1].append(ln)
+            if len(pieces) == 1 and groups:
+                prev = groups[-1][-1]
+                first = pieces[0][0]
+                gap = first.bbox[1] - prev.bbox[3]
+                prev_full = prev.bbox[2] >= right - 1.5 * lh
+                at_margin = abs(first.bbox[0] - left) < 0.6 * lh
+                ends = prev.text.endswith(("。", "：", ":", "；", ";"))
+                if gap < 0.8 * lh and prev_full and at_margin and not ends and not HEADING.match(first.text):
+                    groups[-1].extend(pieces[0])
+                    continue
+            groups.extend(pieces)
+        titles = [r.bbox for r in regions if r.kind == "title"]
         paras = []
-        for key, ls in groups.items():
-            ls.sort(key=lambda l: (round(l.bbox[1] / max(1.0, 0.5 * (l.bbox[3] - l.bbox[1]))), l.bbox[0]))
+        for ls in groups:
             x0 = min(l.bbox[0] for l in ls); y0 = min(l.bbox[1] for l in ls)
             x1 = max(l.bbox[2] for l in ls); y1 = max(l.bbox[3] for l in ls)
             probs = [p for l in ls for p in l.probs]
-            kind = "title" if key[0] == "r" and text_regions[key[1]].kind == "title" else "text"
+            bb = (x0, y0, x1, y1)
+            kind = "title" if any(_inside_frac(bb, t) > 0.6 for t in titles) else "text"
             ev = OcrEvidence(mean_prob=float(np.mean(probs)) if probs else 0.0, min_prob=float(min(probs)) if probs else 0.0,
                              n_chars=sum(len(l.text) for l in ls), n_lines=len(ls))
-            p = Paragraph(bbox=[round(v, 1) for v in (x0, y0, x1, y1)], text="".join(l.text for l in ls), kind=kind, ocr=ev)
+            p = Paragraph(bbox=[round(v, 1) for v in bb], text="".join(l.text for l in ls), kind=kind, ocr=ev)
             p.confidence = confidence.text_confidence(ev)
             paras.append(p)
-        paras.sort(key=lambda p: (p.bbox[1], p.bbox[0]))
         return paras
 
     @staticmethod
