@@ -2,7 +2,8 @@
 
 Metrics (all pooled over the pages given):
 - tables found: precision / recall / F1, a predicted table matching a true one at IoU >= 0.5;
-- grid: share of true cells (empty ones included) whose (row, col, rowspan, colspan) is found;
+- grid: share of true cells (empty ones included) whose (row, col, rowspan, colspan) is found,
+  both grids first reduced to the boundaries that bound some cell (``canonical``);
 - text: share of true non-empty cells whose text is exactly right (after NFKC and removing
   whitespace: full-width and half-width forms of the same character count as the same);
 - numeric: the same over true cells that hold a number ("1,021.29", "39.23%", "≥98%", "0");
@@ -93,6 +94,17 @@ class Score:
         }
 
 
+def canonical(cells: list[tuple[int, int, int, int]]) -> dict[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """Map (row, col, rowspan, colspan) to the same cell on the grid with every row/column
+    boundary that bounds no cell removed: two grids that cut the table into the same cells compare
+    equal even if one carries boundaries that are drawn nowhere (a page fragment of a wider grid)."""
+    rows = sorted({c[0] for c in cells} | {c[0] + c[2] for c in cells})
+    cols = sorted({c[1] for c in cells} | {c[1] + c[3] for c in cells})
+    ri = {v: i for i, v in enumerate(rows)}
+    ci = {v: i for i, v in enumerate(cols)}
+    return {c: (ri[c[0]], ci[c[1]], ri[c[0] + c[2]] - ri[c[0]], ci[c[1] + c[3]] - ci[c[1]]) for c in cells}
+
+
 def auroc(pairs: list[tuple[float, bool]]) -> float:
     """Probability that a right cell is scored above a wrong one (ties count half)."""
     pos = sorted(c for c, ok in pairs if ok)
@@ -150,11 +162,17 @@ def score_document(doc: Document, truth: dict) -> Score:
                 match_ids[(tp["page"], ti)] = pt.id
             if t.get("continued_from") is not None:
                 pending_links.append((tp["page"], ti, tuple(t["continued_from"]), pt))
-            by_pos = {(c.row, c.col): c for c in pt.cells} if pt else {}
+            by_pos = {}
+            if pt is not None:
+                pmap = canonical([(c.row, c.col, c.rowspan, c.colspan) for c in pt.cells])
+                by_pos = {pmap[(c.row, c.col, c.rowspan, c.colspan)][:2]: (c, pmap[(c.row, c.col, c.rowspan, c.colspan)])
+                          for c in pt.cells}
+            tmap = canonical([(c["row"], c["col"], c["rowspan"], c["colspan"]) for c in t["cells"]])
             for c in t["cells"]:
                 s.cells += 1
-                got = by_pos.get((c["row"], c["col"]))
-                if got is not None and got.rowspan == c["rowspan"] and got.colspan == c["colspan"]:
+                key = tmap[(c["row"], c["col"], c["rowspan"], c["colspan"])]
+                got, gkey = by_pos.get(key[:2], (None, None))
+                if got is not None and gkey == key:
                     s.grid_ok += 1
                 truth_text = norm(c["text"])
                 got_text = norm(got.text) if got is not None else None
