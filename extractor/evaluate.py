@@ -60,6 +60,7 @@ class Score:
     empty_ok: int = 0
     links: int = 0
     links_ok: int = 0
+    links_false: int = 0  # predicted links where the truth has none
     prose_chars: int = 0
     prose_edits: int = 0
     conf: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) per true cell
@@ -67,7 +68,7 @@ class Score:
 
     def add(self, o: "Score") -> "Score":
         for k in ("tp", "fp", "fn", "cells", "grid_ok", "text_cells", "text_ok", "num_cells", "num_ok",
-                  "empty_cells", "empty_ok", "links", "links_ok", "prose_chars", "prose_edits"):
+                  "empty_cells", "empty_ok", "links", "links_ok", "links_false", "prose_chars", "prose_edits"):
             setattr(self, k, getattr(self, k) + getattr(o, k))
         self.conf += o.conf
         self.errors += o.errors
@@ -88,6 +89,7 @@ class Score:
             "numeric": self._r(self.num_ok, self.num_cells),
             "empty": self._r(self.empty_ok, self.empty_cells),
             "continuation": self._r(self.links_ok, self.links),
+            "false_links": self.links_false,
             "prose": 1.0 - self._r(self.prose_edits, self.prose_chars) if self.prose_chars else 1.0,
             "auroc": auroc(self.conf), "ece": ece(self.conf),
             "n_tables": self.tp + self.fn, "n_cells": self.cells, "n_text_cells": self.text_cells,
@@ -162,6 +164,8 @@ def score_document(doc: Document, truth: dict) -> Score:
                 match_ids[(tp["page"], ti)] = pt.id
             if t.get("continued_from") is not None:
                 pending_links.append((tp["page"], ti, tuple(t["continued_from"]), pt))
+            elif pt is not None and pt.continued_from is not None:
+                s.links_false += 1
             by_pos = {}
             if pt is not None:
                 pmap = canonical([(c.row, c.col, c.rowspan, c.colspan) for c in pt.cells])

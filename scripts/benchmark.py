@@ -83,7 +83,7 @@ def run_set(pipe: Pipeline, docs: list[Path], errors: int = 0) -> dict:
 
 ROWS = [("tables found F1", "tables_f1", "{:.3f}"), ("cell grid positions right", "grid", "{:.3f}"),
         ("cell text exactly right", "text", "{:.3f}"), ("numeric cells right", "numeric", "{:.3f}"),
-        ("empty cells kept empty", "empty", "{:.3f}"), ("cross-page links found", "continuation", "{:.3f}"),
+        ("empty cells kept empty", "empty", "{:.3f}"), ("cross-page links found", "continuation", "{:.3f}"), ("false cross-page links", "false_links", "{}"),
         ("prose character accuracy", "prose", "{:.3f}"),
         ("confidence AUROC (right vs wrong cells)", "auroc", "{:.3f}"), ("confidence ECE", "ece", "{:.3f}"),
         ("pages", "pages", "{}"), ("tables / cells (truth)", None, None), ("pages/min", "pages_per_min", "{:.1f}"),

@@ -41,7 +41,8 @@ def _continues(prev_page: Page, prev: Table, page: Page, cur: Table) -> bool:
         if p.bbox[3] <= cur.bbox[1] + 2 and p.bbox[1] > 0.06 * page.height and (p.bbox[2] - p.bbox[0]) < 0.8 * page.width:
             if cur.bbox[1] - p.bbox[3] < 0.1 * page.height:
                 return False
-    return column_match(prev, cur) >= 0.75
+    # either side may carry boundaries the other lacks (a merged-cell block above, a KPI grid below)
+    return max(column_match(prev, cur), column_match(cur, prev)) >= 0.75
 
 
 def link_continuations(doc: Document) -> None:
