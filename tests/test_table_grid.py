@@ -17,9 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from extractor.table import (
     GridTable,
-    cell_is_empty,
     find_tables,
-    ink_ratio,
     line_masks,
     table_from_text_boxes,
 )
@@ -409,24 +407,6 @@ def test_speed_a4_200dpi():
         ts.append(time.perf_counter() - t0)
     # budget is 150 ms on one core; leave headroom for slow CI machines
     assert min(ts) < 0.5, ts
-
-
-def test_ink_ratio_and_empty_cells():
-    rng = np.random.default_rng(12)
-    spec = Spec([60, 60], [300, 300], (), 200, 200)
-    img = blank()
-    draw_table(img, spec, text=False)
-    d = ImageDraw.Draw(img)
-    d.text((spec.xs[0] + 10, spec.ys[0] + 12), "合计", fill=0, font=_font(28))
-    d.text((spec.xs[1] + 10, spec.ys[1] + 12), "-", fill=0, font=_font(28))
-    g = degrade(to_np(img), rng, noise=6.0, jpeg=0, uneven=False)
-    t = _one_table(g, spec)
-    by = {(c.row, c.col): c for c in t.cells}
-    assert not cell_is_empty(g, by[(0, 0)].bbox)
-    assert not cell_is_empty(g, by[(1, 1)].bbox)  # a lone dash is content
-    assert cell_is_empty(g, by[(0, 1)].bbox)
-    assert cell_is_empty(g, by[(1, 0)].bbox)
-    assert ink_ratio(g, by[(0, 1)].bbox) < 0.001 < ink_ratio(g, by[(0, 0)].bbox)
 
 
 def test_table_from_text_boxes():

@@ -33,7 +33,9 @@ def ink_mask(crop: np.ndarray, min_contrast: int = 60) -> np.ndarray:
     if crop.size == 0:
         return np.zeros(crop.shape, np.uint8)
     bg = float(np.percentile(crop, 90))
-    dark = float(np.percentile(crop, 0.5))
+    flat = crop.ravel()
+    k = min(flat.size - 1, 12)  # the 12th darkest pixel: a lone dash is dark, one noisy pixel is not enough
+    dark = float(np.partition(flat, k)[k])
     if bg - dark < min_contrast:
         return np.zeros(crop.shape, np.uint8)
     thr = min(bg - min_contrast * 0.75, (bg + dark) / 2)
@@ -106,8 +108,8 @@ def _merge_bands(bands: list[tuple[int, int]], line_h: float) -> list[tuple[int,
                 del out[max(i, best)]
                 changed = True
                 break
-    # a lone tiny band (a dot, a dash) is kept only if it is not noise-sized
-    return [(a, b) for a, b in out if b - a >= max(2, 0.12 * line_h)]
+    # a band of one pixel row is noise; a dash is two or more (specks are judged by shape later)
+    return [(a, b) for a, b in out if b - a >= 2]
 
 
 def _text_span(band: np.ndarray, line_h: float):
@@ -127,7 +129,9 @@ def _text_span(band: np.ndarray, line_h: float):
         comps.append((x, y, w, h, area))
     if not comps:
         return None
-    small = [c for c in comps if max(c[2], c[3]) < 0.4 * line_h and c[4] < 0.08 * line_h ** 2]
+    # small blobs that are not dashes (a dash is flat: a "-" or "—" cell is content)
+    small = [c for c in comps if max(c[2], c[3]) < 0.4 * line_h and c[4] < 0.08 * line_h ** 2
+             and not (c[2] >= 3 * c[3] and c[2] >= 0.25 * line_h)]
     core = [c for c in comps if c not in small]
     if core:
         top = min(c[1] for c in core)
@@ -212,6 +216,8 @@ class CellReader:
             top_lim = (bands[bi - 1][1] + a) // 2 if bi > 0 else 0
             bot_lim = (b + bands[bi + 1][0]) // 2 + 1 if bi + 1 < len(bands) else crop.shape[0]
             pady = max(2, int(0.25 * max(lh, 0.6 * line_h)))
+            if lh < 0.6 * line_h:  # a line of only dashes or dots: give it a whole line's height
+                pady = max(pady, int((line_h - lh) / 2))
             ca, cb = max(top_lim, a - pady), min(bot_lim, b + pady)
             padx = max(4, int(0.4 * max(lh, 0.6 * line_h)))
             xa, xb = span[0] - padx, span[1] + padx

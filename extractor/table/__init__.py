@@ -3,9 +3,7 @@ from .grid import (
     GridCell,
     GridTable,
     binarize,
-    cell_is_empty,
     find_tables,
-    ink_ratio,
     line_masks,
     table_from_text_boxes,
 )
@@ -14,9 +12,7 @@ __all__ = [
     "GridCell",
     "GridTable",
     "binarize",
-    "cell_is_empty",
     "find_tables",
-    "ink_ratio",
     "line_masks",
     "table_from_text_boxes",
 ]
