@@ -5,6 +5,8 @@ evidence (a ruled grid is the authority on a table's box); this stage only propo
 """
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
@@ -21,8 +23,16 @@ class LayoutModel:
     def __init__(self, device: str = "auto", threads: int = 0, conf_thresh: float = 0.4):
         from rapid_layout import RapidLayout
 
+        logging.disable(logging.INFO)  # rapid_layout logs every model load at INFO
+        try:
+            self.engine = self._load(RapidLayout, device, threads, conf_thresh)
+        finally:
+            logging.disable(logging.NOTSET)
+
+    @staticmethod
+    def _load(RapidLayout, device, threads, conf_thresh):
         use_cuda = "CUDAExecutionProvider" in runtime.providers(device)
-        self.engine = RapidLayout(
+        return RapidLayout(
             model_type="pp_layout_cdla",
             model_dir_or_path=str(runtime.rapid_layout_model()),
             conf_thresh=conf_thresh,
