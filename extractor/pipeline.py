@@ -140,7 +140,7 @@ class Pipeline:
         lines: list[_Line] = []
         try:
             boxes = [b[:4] for b in self.detector(masked, max_side=self.s.det_max_side)]
-            reads = self.reader.read(masked, boxes, inset_px=0)
+            reads = self.reader.read(masked, boxes, inset_px=0, keep_spaces=True)
             lines = [_Line([float(v) for v in b], r.text, r.char_probs) for b, r in zip(boxes, reads) if r.text]
         except Exception as e:
             failures.append(Failure(stage="ocr", category="error", message=f"text lines: {e}", page=number))

@@ -153,22 +153,13 @@ def _text_span(band: np.ndarray, line_h: float):
     return x0, x1, drop, bool(core)
 
 
-@dataclass
-class _Job:
-    index: int
-    lines: list[np.ndarray]
-    ink: float
-
-
 class CellReader:
     """Reads the text of boxes on a page image (table cells, or text lines)."""
 
-    def __init__(self, recognizer: Recognizer, detector: Optional[Detector] = None,
-                 inset: float = 0.0025, min_ink: float = 0.004):
+    def __init__(self, recognizer: Recognizer, detector: Optional[Detector] = None, inset: float = 0.0025):
         self.rec = recognizer
         self.det = detector
-        self.inset = inset  # of the page's larger side
-        self.min_ink = min_ink
+        self.inset = inset  # crop this far inside a cell's ruled box, as a share of the page's longer side
 
     def _analyse(self, gray: np.ndarray, bbox: Sequence[float], inset_px: int):
         """Crop inside the borders; ink mask cleaned of line remnants and specks; raw line bands."""
@@ -244,28 +235,33 @@ class CellReader:
         return out
 
     def read(self, gray: np.ndarray, boxes: Sequence[Sequence[float]], line_h: Optional[float] = None,
-             inset_px: Optional[int] = None) -> list[TextRead]:
+             inset_px: Optional[int] = None, keep_spaces: bool = False) -> list[TextRead]:
         """Text of every box, in order, with one batched recognition call for all of them.
-        ``line_h``: text-line height in px (estimated from the boxes' ink when not given)."""
+        ``line_h``: text-line height in px (estimated from the boxes' ink when not given).
+        Table cells drop every space (the recogniser puts stray ones between CJK characters);
+        with ``keep_spaces`` (prose) spaces inside a line are kept."""
         if inset_px is None:
             inset_px = max(2, int(round(self.inset * max(gray.shape))))
         analysed = [self._analyse(gray, bb, inset_px) for bb in boxes]
         if line_h is None:
             line_h = estimate_line_height([b for a in analysed if a is not None for b in a[2]], gray.shape[0])
-        jobs = []
-        for i, a in enumerate(analysed):
-            lines, ink = self._line_crops(a, line_h)
-            jobs.append(_Job(i, lines, ink))
-        flat = [c for j in jobs for c in j.lines]
+        jobs = [self._line_crops(a, line_h) for a in analysed]
+        flat = [c for lines, _ in jobs for c in lines]
         results: list[RecResult] = self.rec(flat) if flat else []
         out: list[TextRead] = []
         k = 0
-        for j in jobs:
-            rs = results[k:k + len(j.lines)]
-            k += len(j.lines)
-            chars = [(ch, p) for r in rs for ch, p in zip(r.text, r.char_probs) if not ch.isspace()]
+        for lines, ink in jobs:
+            rs = results[k:k + len(lines)]
+            k += len(lines)
+            chars = []
+            for r in rs:
+                t, ps = r.text, r.char_probs
+                lead = len(t) - len(t.lstrip())
+                keep = len(t.rstrip())
+                chars += [(ch, p) for i, (ch, p) in enumerate(zip(t, ps))
+                          if lead <= i < keep and (keep_spaces or not ch.isspace())]
             n_lines = sum(1 for r in rs if r.text.strip())
-            out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, j.ink))
+            out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink))
         return out
 
 

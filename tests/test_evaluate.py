@@ -1,0 +1,56 @@
+"""The scorer behind the benchmark figures: a perfect extraction scores 1, planted errors are
+counted where they are, and grids that cut a table into the same cells compare equal."""
+import copy
+import json
+from pathlib import Path
+
+from extractor.evaluate import auroc, canonical, ece, is_numeric, score_document
+from extractor.model import Cell, Document, Page, Table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _doc_from_truth(truth: dict) -> Document:
+    pages = []
+    for tp in truth["pages"]:
+        tables = []
+        for i, t in enumerate(tp["tables"]):
+            cells = [Cell(row=c["row"], col=c["col"], rowspan=c["rowspan"], colspan=c["colspan"], bbox=c["bbox"],
+                          text=c["text"], confidence=0.95) for c in t["cells"]]
+            cf = t.get("continued_from")
+            tables.append(Table(id=f"p{tp['page']}-t{i}", bbox=t["bbox"], n_rows=t["n_rows"], n_cols=t["n_cols"],
+                                cells=cells, continued_from=f"p{cf[0]}-t{cf[1]}" if cf else None))
+        pages.append(Page(page=tp["page"], width=tp["width"], height=tp["height"], tables=tables))
+    return Document(source="x", pages=pages)
+
+
+def test_perfect_extraction_scores_one_and_planted_errors_count():
+    truth = json.loads((ROOT / "samples" / "sample.truth.json").read_text(encoding="utf-8"))
+    doc = _doc_from_truth(truth)
+    m = score_document(doc, truth).summary()
+    assert m["tables_f1"] == m["grid"] == m["text"] == m["numeric"] == m["continuation"] == 1.0
+    bad = copy.deepcopy(doc)
+    t = bad.pages[0].tables[0]
+    num = next(c for c in t.cells if is_numeric(c.text))
+    num.text = num.text.replace(num.text[-1], "7" if num.text[-1] != "7" else "1")
+    num.confidence = 0.2
+    bad.pages[2].tables[0].continued_from = None
+    s = score_document(bad, truth)
+    m2 = s.summary()
+    assert s.num_cells - s.num_ok == 1 and s.text_cells - s.text_ok == 1
+    assert m2["continuation"] == 0.0 and m2["grid"] == 1.0
+    assert m2["auroc"] == 1.0  # the one wrong cell is scored below every right one
+
+
+def test_canonical_grid_ignores_boundaries_that_bound_nothing():
+    # 2 rows; on the left a cell spans grid columns 0-1, on the right 2-3: columns 1 and 3 bound nothing
+    wide = [(0, 0, 1, 2), (0, 2, 1, 2), (1, 0, 1, 2), (1, 2, 1, 2)]
+    tight = [(0, 0, 1, 1), (0, 1, 1, 1), (1, 0, 1, 1), (1, 1, 1, 1)]
+    assert sorted(canonical(wide).values()) == sorted(canonical(tight).values())
+
+
+def test_auroc_and_ece():
+    assert auroc([(0.9, True), (0.8, True), (0.3, False)]) == 1.0
+    assert auroc([(0.3, True), (0.9, False)]) == 0.0
+    assert abs(ece([(0.9, True)] * 9 + [(0.9, False)])) < 1e-9
+    assert abs(ece([(1.0, False)] * 4) - 1.0) < 1e-9
