@@ -68,6 +68,8 @@ def run_set(pipe: Pipeline, docs: list[Path], errors: int = 0) -> dict:
         wall += time.perf_counter() - t0
         page_secs += [p.seconds or 0.0 for p in doc.pages]
         s = score_document(doc, truth)
+        for e in s.errors[:errors]:
+            print(f"    {d.name}: wrong p%d r%d c%d truth=%r got=%r" % e)
         total.add(s)
         m = s.summary()
         print(f"  {d.name}: {len(doc.pages)} pages, tables F1 {m['tables_f1']:.3f}, grid {m['grid']:.3f}, "
@@ -76,8 +78,6 @@ def run_set(pipe: Pipeline, docs: list[Path], errors: int = 0) -> dict:
     m.update(pages=len(page_secs), pages_per_min=60 * len(page_secs) / max(wall, 1e-9),
              sec_median=statistics.median(page_secs) if page_secs else 0.0,
              sec_worst=max(page_secs) if page_secs else 0.0, peak_mb=peak_rss_mb())
-    for e in total.errors[:errors]:
-        print("    wrong p%d r%d c%d truth=%r got=%r" % e)
     return m
 
 
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "bench", help="where rendered scans are kept")
     ap.add_argument("--root", type=Path, help="score an existing set instead of the fixed one")
-    ap.add_argument("--errors", type=int, default=0, help="print this many wrong cells per set")
+    ap.add_argument("--errors", type=int, default=0, help="print this many wrong cells per document")
     ap.add_argument("--config", type=Path, help="settings YAML (e.g. configs/gpu.yaml)")
     ap.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
     a = ap.parse_args(argv)

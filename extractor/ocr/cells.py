@@ -185,10 +185,11 @@ class CellReader:
             return [], ink
         bands = _merge_bands(_bands(mask), line_h)
         spans = [_text_span(mask[a:b], line_h) for a, b in bands]
-        if any(sp is not None and sp[3] for sp in spans):
-            # lines made only of specks next to real text lines are noise
-            keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3]]
-            bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
+        # lines made only of specks are noise (a dash counts as text: see _text_span)
+        keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3]]
+        if not keep:
+            return [], ink
+        bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
         crops = []
         for bi, (a, b) in enumerate(bands):
             if b - a > 1.8 * line_h and self.det is not None:
@@ -210,7 +211,7 @@ class CellReader:
             if lh < 0.6 * line_h:  # a line of only dashes or dots: give it a whole line's height
                 pady = max(pady, int((line_h - lh) / 2))
             ca, cb = max(top_lim, a - pady), min(bot_lim, b + pady)
-            padx = max(4, int(0.4 * max(lh, 0.6 * line_h)))
+            padx = max(4, int(0.7 * line_h))  # room for a full-width "。" or "：" the mask may have lost
             xa, xb = span[0] - padx, span[1] + padx
             c = crop[ca:cb, max(0, xa): min(crop.shape[1], xb)]
             bg = int(np.percentile(c, 90))
@@ -260,9 +261,22 @@ class CellReader:
                 keep = len(t.rstrip())
                 chars += [(ch, p) for i, (ch, p) in enumerate(zip(t, ps))
                           if lead <= i < keep and (keep_spaces or not ch.isspace())]
+            _trim_specks(chars)
             n_lines = sum(1 for r in rs if r.text.strip())
             out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink))
         return out
+
+
+# marks a speck of dirt beside the text is read as; dropped at either end when read with doubt
+SPECK_MARKS = set("·.。、,，'`‘’\"“”-_~^*$")
+
+
+def _trim_specks(chars: list[tuple[str, float]], doubt: float = 0.65) -> None:
+    """Drop a doubtful speck-like mark at the start or end of a cell's text (in place)."""
+    while len(chars) > 1 and chars[-1][0] in SPECK_MARKS and chars[-1][1] < doubt:
+        chars.pop()
+    while len(chars) > 1 and chars[0][0] in SPECK_MARKS and chars[0][1] < doubt:
+        chars.pop(0)
 
 
 def estimate_line_height(bands: list[tuple[int, int]], page_h: int) -> float:
