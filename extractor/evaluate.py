@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .geometry import iou
 from .model import Document
 
 NUMERIC = re.compile(r"^[≥≤<>=＞＜]?[-+]?\d[\d,，.]*%?$")
@@ -35,14 +36,6 @@ def prose_norm(s: str) -> str:
 
 def is_numeric(s: str) -> bool:
     return bool(NUMERIC.match(norm(s)))
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
 
 
 @dataclass

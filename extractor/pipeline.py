@@ -18,6 +18,7 @@ import numpy as np
 from . import __version__, confidence, ingest
 from .clean import clean_page
 from .config import Settings
+from .geometry import inside_frac, iou
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
 from .ocr.cells import CellReader
@@ -31,21 +32,6 @@ log = logging.getLogger(__name__)
 HEADING = re.compile(r"^(第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．])")
 
 ProgressFn = Callable[[int, int], None]  # (pages done, pages total)
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / ua if ua > 0 else 0.0
-
-
-def _inside_frac(inner, outer) -> float:
-    ix = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
-    iy = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
-    area = max(1e-6, (inner[2] - inner[0]) * (inner[3] - inner[1]))
-    return ix * iy / area
 
 
 @dataclass
@@ -147,9 +133,9 @@ class Pipeline:
 
         # layout tables with no ruled grid: rebuild from text alignment
         for lt in layout_tables:
-            if any(_iou(lt, g.bbox) > 0.3 or _inside_frac(lt, g.bbox) > 0.6 for g in grids):
+            if any(iou(lt, g.bbox) > 0.3 or inside_frac(lt, g.bbox) > 0.6 for g in grids):
                 continue
-            inside = [ln for ln in lines if _inside_frac(ln.bbox, lt) > 0.6]
+            inside = [ln for ln in lines if inside_frac(ln.bbox, lt) > 0.6]
             if len(inside) >= 4:
                 try:
                     grids.append(table_from_text_boxes([tuple(ln.bbox) for ln in inside], tuple(lt)))
@@ -164,7 +150,7 @@ class Pipeline:
             except Exception as e:
                 failures.append(Failure(stage="ocr", category="error", message=f"table {ti}: {e}", page=number))
         in_table = [t.bbox for t in tables]
-        free = [ln for ln in lines if not any(_inside_frac(ln.bbox, tb) > 0.5 for tb in in_table)]
+        free = [ln for ln in lines if not any(inside_frac(ln.bbox, tb) > 0.5 for tb in in_table)]
         page.paragraphs = self._paragraphs(free, regions)
         for t in tables:
             t.title = self._title_above(t, page.paragraphs)
@@ -244,7 +230,7 @@ class Pipeline:
             x1 = max(l.bbox[2] for l in ls); y1 = max(l.bbox[3] for l in ls)
             probs = [p for l in ls for p in l.probs]
             bb = (x0, y0, x1, y1)
-            kind = "title" if any(_inside_frac(bb, t) > 0.6 for t in titles) else "text"
+            kind = "title" if any(inside_frac(bb, t) > 0.6 for t in titles) else "text"
             ev = OcrEvidence(mean_prob=float(np.mean(probs)) if probs else 0.0, min_prob=float(min(probs)) if probs else 0.0,
                              n_chars=sum(len(l.text) for l in ls), n_lines=len(ls))
             p = Paragraph(bbox=[round(v, 1) for v in bb], text="".join(l.text for l in ls), kind=kind, ocr=ev)
