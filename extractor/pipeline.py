@@ -114,7 +114,7 @@ class Pipeline:
 
         grids: list[GridTable] = []
         try:
-            grids = find_tables(gray, layout_tables)
+            grids = find_tables(gray)  # the ruled grid is the authority; layout boxes only for unruled tables
         except Exception as e:
             failures.append(Failure(stage="table", category="error", message=str(e), page=number))
 

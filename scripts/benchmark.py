@@ -50,6 +50,8 @@ def render_set(out: Path, severity: str, n_synthetic: int, dpi: int) -> list[Pat
 
 
 def find_docs(root: Path) -> list[Path]:
+    if (root / "truth.json").exists():  # one document
+        return [root]
     return sorted(p.parent for p in root.rglob("truth.json") if (p.parent / "doc.pdf").exists())
 
 

@@ -69,6 +69,21 @@ def _despeckle(mask: np.ndarray, min_area: int) -> np.ndarray:
     return keep[labels]
 
 
+def _drop_rule_pieces(mask: np.ndarray, line_h: float) -> None:
+    """Remove pieces of ruling lines that reach into the crop (in place): a slanted or broken
+    border is not caught column by column, but no glyph is a thin stroke taller than a line, and
+    no glyph is a flat stroke along the crop's top or bottom edge."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    H, W = mask.shape
+    for k in range(1, n):
+        x, y, w, h, area = stats[k]
+        thick_v, thick_h = area / max(h, 1), area / max(w, 1)  # mean stroke width across the piece
+        tall = h >= 1.4 * line_h and thick_v <= max(3, 0.22 * line_h)
+        flat_edge = w >= 1.2 * line_h and thick_h <= max(3, 0.15 * line_h) and (y <= 2 or y + h >= H - 2)
+        if tall or flat_edge:
+            mask[labels == k] = 0
+
+
 def _bands(mask: np.ndarray) -> list[tuple[int, int]]:
     rows = mask.sum(axis=1) > 0
     bands, start = [], None
@@ -123,7 +138,7 @@ def _text_span(band: np.ndarray, line_h: float):
     comps, drop = [], []
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
-        if w <= max(2, 0.12 * line_h) and h >= 0.7 * bh and (x <= 1 or x + w >= band.shape[1] - 1):
+        if w <= max(3, 0.2 * line_h) and h >= 0.7 * bh and (x <= 1 or x + w >= band.shape[1] - 1):
             drop.append((x, y, w, h))  # a piece of the cell's border
             continue
         comps.append((x, y, w, h, area))
@@ -150,7 +165,8 @@ def _text_span(band: np.ndarray, line_h: float):
         kept = comps
     x0 = min(c[0] for c in kept)
     x1 = max(c[0] + c[2] for c in kept)
-    return x0, x1, drop, bool(core)
+    glyph = any(not (c[2] >= 3 * c[3]) for c in core)
+    return x0, x1, drop, 2 if glyph else (1 if core else 0)
 
 
 class CellReader:
@@ -180,13 +196,16 @@ class CellReader:
             return [], 0.0
         crop, mask, raw = analysed
         mask = _despeckle(mask, max(5, int((0.12 * line_h) ** 2)))
+        _drop_rule_pieces(mask, line_h)
         ink = float(mask.mean())
         if mask.sum() < 0.5 * line_h:
             return [], ink
         bands = _merge_bands(_bands(mask), line_h)
         spans = [_text_span(mask[a:b], line_h) for a, b in bands]
         # lines made only of specks are noise (a dash counts as text: see _text_span)
-        keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3]]
+        best = max((sp[3] for sp in spans if sp is not None), default=0)
+        # lines of glyphs win; a line of only dashes is text only when nothing else is there
+        keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3] == best and best > 0]
         if not keep:
             return [], ink
         bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
@@ -267,8 +286,8 @@ class CellReader:
         return out
 
 
-# marks a speck of dirt beside the text is read as; dropped at either end when read with doubt
-SPECK_MARKS = set("·.。、,，'`‘’\"“”-_~^*$")
+# marks a speck of dirt or a stub of ruling line beside the text is read as; dropped at either end when read with doubt
+SPECK_MARKS = set("·.。、,，'`‘’\"“”-_~^*$!|丨")
 
 
 def _trim_specks(chars: list[tuple[str, float]], doubt: float = 0.65) -> None:
