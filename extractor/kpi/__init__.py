@@ -1,0 +1,1 @@
+"""Budget semantics: numbers and KPI targets (numbers.py); more of the budget knowledge joins here."""
