@@ -11,6 +11,9 @@ Metrics (all pooled over the pages given):
 - continuation: share of true cross-page links found;
 - prose: character accuracy (1 - edit distance / length) of the page text outside tables, read
   top to bottom, against the true paragraphs;
+- KPI records: F1 over (project, period, level1, level2, level3, value), the true records being
+  what the record extractor reads from the true grids (so this measures what OCR and structure
+  errors cost the records);
 - confidence: AUROC of cell confidence for right vs wrong cells, and the expected calibration error.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .geometry import iou
-from .model import Document
+from .model import Cell, Document, Page, Paragraph, Table
 
 NUMERIC = re.compile(r"^[≥≤<>=＞＜]?[-+]?\d[\d,，.]*%?$")
 
@@ -54,6 +57,9 @@ class Score:
     links: int = 0
     links_ok: int = 0
     links_false: int = 0  # predicted links where the truth has none
+    kpi_tp: int = 0
+    kpi_fp: int = 0
+    kpi_fn: int = 0
     prose_chars: int = 0
     prose_edits: int = 0
     conf: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) per true cell
@@ -61,7 +67,7 @@ class Score:
 
     def add(self, o: "Score") -> "Score":
         for k in ("tp", "fp", "fn", "cells", "grid_ok", "text_cells", "text_ok", "num_cells", "num_ok",
-                  "empty_cells", "empty_ok", "links", "links_ok", "links_false", "prose_chars", "prose_edits"):
+                  "empty_cells", "empty_ok", "links", "links_ok", "links_false", "kpi_tp", "kpi_fp", "kpi_fn", "prose_chars", "prose_edits"):
             setattr(self, k, getattr(self, k) + getattr(o, k))
         self.conf += o.conf
         self.errors += o.errors
@@ -84,6 +90,8 @@ class Score:
             "continuation": self._r(self.links_ok, self.links),
             "false_links": self.links_false,
             "prose": 1.0 - self._r(self.prose_edits, self.prose_chars) if self.prose_chars else 1.0,
+            "kpi_f1": (2 * self.kpi_tp / (2 * self.kpi_tp + self.kpi_fp + self.kpi_fn)
+                       if self.kpi_tp + self.kpi_fp + self.kpi_fn else 1.0),
             "auroc": auroc(self.conf), "ece": ece(self.conf),
             "n_tables": self.tp + self.fn, "n_cells": self.cells, "n_text_cells": self.text_cells,
         }
@@ -126,6 +134,44 @@ def ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
         if sel:
             tot += len(sel) * abs(sum(c for c, _ in sel) / len(sel) - sum(ok for _, ok in sel) / len(sel))
     return tot / len(pairs)
+
+
+def document_from_truth(truth: dict) -> Document:
+    """The Document a perfect extraction of a rendered scan would give (tables, paragraphs),
+    with the semantic stages run on it."""
+    from .kpi import records
+    from .kpi.tables import annotate_tables
+
+    pages = []
+    for tp in truth["pages"]:
+        tables = []
+        for i, t in enumerate(tp["tables"]):
+            cells = [Cell(row=c["row"], col=c["col"], rowspan=c["rowspan"], colspan=c["colspan"], bbox=c["bbox"],
+                          text=c["text"], confidence=1.0) for c in t["cells"]]
+            edges = sorted({c["bbox"][0] for c in t["cells"] if c["col"] == 0}
+                           | {c["bbox"][2] for c in t["cells"]}
+                           | {c["bbox"][0] for c in t["cells"]})
+            cols = [edges[0]]
+            for e in edges[1:]:
+                if e - cols[-1] > 3:
+                    cols.append(e)
+            cf = t.get("continued_from")
+            tables.append(Table(id=f"p{tp['page']}-t{i}", bbox=t["bbox"], n_rows=t["n_rows"], n_cols=t["n_cols"],
+                                cells=cells, col_edges=cols, continued_from=f"p{cf[0]}-t{cf[1]}" if cf else None))
+        paras = [Paragraph(bbox=p["bbox"], text=p["text"], confidence=1.0) for p in tp.get("paragraphs", [])]
+        pages.append(Page(page=tp["page"], width=tp["width"], height=tp["height"], tables=tables, paragraphs=paras))
+    doc = Document(source=truth.get("source", ""), n_pages=len(pages), pages=pages)
+    by_id = {t.id: t for t in doc.tables()}
+    for t in doc.tables():
+        if t.continued_from in by_id:
+            by_id[t.continued_from].continues_to = t.id
+    annotate_tables(doc)
+    records.extract(doc)
+    return doc
+
+
+def _kpi_key(k) -> tuple:
+    return tuple(norm(v) for v in (k.project, k.period, k.level1, k.level2, k.level3, k.value))
 
 
 def score_document(doc: Document, truth: dict) -> Score:
@@ -196,6 +242,13 @@ def score_document(doc: Document, truth: dict) -> Score:
             s.prose_chars = len(truth_prose)
             s.prose_edits = min(len(truth_prose), Levenshtein.distance(truth_prose, got_prose))
         total.add(s)
+    from collections import Counter
+
+    want = Counter(_kpi_key(k) for k in document_from_truth(truth).kpis)
+    got = Counter(_kpi_key(k) for k in doc.kpis)
+    total.kpi_tp = sum((want & got).values())
+    total.kpi_fp = sum((got - want).values())
+    total.kpi_fn = sum((want - got).values())
     for page_no, ti, (src_page, src_idx), pt in pending_links:
         total.links += 1
         want = match_ids.get((src_page, src_idx))

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 BBox = list[float]  # [x0, y0, x1, y1]
 
@@ -64,7 +64,11 @@ class Table(BaseModel):
     cells: list[Cell] = Field(default_factory=list)
     continued_from: Optional[str] = None  # id of the table fragment on the previous page
     continues_to: Optional[str] = None
-    title: Optional[str] = None  # text line just above the table, if any
+    title: Optional[str] = None  # the table's title line above it ("2023年预算支出总表"); continuations inherit it
+    kind: Optional[str] = None  # standard table type id (t01_… t13_…, kpi_project, kpi_department, other)
+    kind_name: Optional[str] = None  # its Chinese name
+    unit: Optional[str] = None  # "万元" from the 单位 line above the table
+    department: Optional[str] = None  # from the 部门名称 line above the table
     source: Literal["lines", "layout", "text"] = "lines"
     col_edges: list[float] = Field(default_factory=list)  # x of each column boundary, n_cols + 1
 
@@ -116,6 +120,51 @@ class Page(BaseModel):
     seconds: Optional[float] = None
 
 
+class KpiTarget(BaseModel):
+    """A parsed 指标值: "≥98%" -> numeric ≥ 98 %; "2024年8月至10月" -> period; "及时" -> qualitative."""
+
+    kind: Literal["numeric", "date", "period", "qualitative", "empty"]
+    comparator: Optional[str] = None
+    value: Optional[float] = None
+    unit: Optional[str] = None
+    value_yuan: Optional[float] = None
+    date_from: Optional[str] = None
+    date_to: Optional[str] = None
+    text: str = ""
+    issues: list[str] = Field(default_factory=list)
+
+
+class KpiRecord(BaseModel):
+    """One indicator row of a KPI table, for one period."""
+
+    project: str
+    period: Literal["实施期", "年度"]
+    level1: str
+    level2: str
+    level3: str
+    value: str
+    target: KpiTarget
+    confidence: float
+    table_id: str  # the table fragment and row the record was read from
+    row: int
+
+
+class Project(BaseModel):
+    """The upper part of a project KPI table. Fund amounts in 元 (实施期 / 年度)."""
+
+    table_id: str
+    page: int
+    name: Optional[str] = None
+    department: Optional[str] = None  # 主管部门及代码, e.g. "015-某某县对外交流服务中心"
+    implementer: Optional[str] = None  # 实施单位
+    attribute: Optional[str] = None  # 项目属性
+    period: Optional[str] = None  # 项目期
+    overview: Optional[str] = None  # 项目概况
+    basis: Optional[str] = None  # 立项依据
+    funds_period: dict[str, Optional[float]] = Field(default_factory=dict)  # total/central/provincial/local/self_raised/other
+    funds_year: dict[str, Optional[float]] = Field(default_factory=dict)
+
+
 class Document(BaseModel):
     schema_version: str = SCHEMA_VERSION
     source: str
@@ -123,6 +172,8 @@ class Document(BaseModel):
     pages: list[Page] = Field(default_factory=list)
     failures: list[Failure] = Field(default_factory=list)
     extractor_version: str = ""
+    projects: list[Project] = Field(default_factory=list)
+    kpis: list[KpiRecord] = Field(default_factory=list)
 
     def tables(self) -> list[Table]:
         return [t for p in self.pages for t in p.tables]

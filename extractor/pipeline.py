@@ -19,6 +19,8 @@ from . import __version__, confidence, ingest
 from .clean import clean_page
 from .config import Settings
 from .geometry import inside_frac, iou
+from .kpi import records as kpi_records
+from .kpi.tables import annotate_tables
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
 from .ocr.cells import CellReader
@@ -70,6 +72,8 @@ class Pipeline:
         finally:
             src.close()
         link_continuations(doc)
+        annotate_tables(doc)
+        kpi_records.extract(doc)
         return doc
 
     def _page_from_source(self, src: ingest.Source, n: int, dpi: float) -> Page:
@@ -152,8 +156,6 @@ class Pipeline:
         in_table = [t.bbox for t in tables]
         free = [ln for ln in lines if not any(inside_frac(ln.bbox, tb) > 0.5 for tb in in_table)]
         page.paragraphs = self._paragraphs(free, regions)
-        for t in tables:
-            t.title = self._title_above(t, page.paragraphs)
         page.tables = tables
         page.regions = regions + [Region(kind="table", bbox=list(t.bbox), source="lines" if t.source == "lines" else "text")
                                   for t in tables]
@@ -237,13 +239,3 @@ class Pipeline:
             p.confidence = confidence.text_confidence(ev)
             paras.append(p)
         return paras
-
-    @staticmethod
-    def _title_above(t: Table, paras: list[Paragraph]) -> Optional[str]:
-        """The paragraph line nearest above the table whose text looks like a table title."""
-        best = None
-        for p in paras:
-            if p.bbox[3] <= t.bbox[1] + 2 and t.bbox[1] - p.bbox[3] < 0.12 * (t.bbox[3] - t.bbox[1]) + 200:
-                if best is None or p.bbox[3] > best.bbox[3]:
-                    best = p
-        return best.text if best is not None else None

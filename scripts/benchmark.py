@@ -75,7 +75,7 @@ def run_set(pipe: Pipeline, docs: list[Path], errors: int = 0) -> dict:
         total.add(s)
         m = s.summary()
         print(f"  {d.name}: {len(doc.pages)} pages, tables F1 {m['tables_f1']:.3f}, grid {m['grid']:.3f}, "
-              f"text {m['text']:.3f}, numeric {m['numeric']:.3f}, prose {m['prose']:.3f}", flush=True)
+              f"text {m['text']:.3f}, numeric {m['numeric']:.3f}, prose {m['prose']:.3f}, KPI F1 {m['kpi_f1']:.3f}", flush=True)
     m = total.summary()
     m.update(pages=len(page_secs), pages_per_min=60 * len(page_secs) / max(wall, 1e-9),
              sec_median=statistics.median(page_secs) if page_secs else 0.0,
@@ -86,7 +86,7 @@ def run_set(pipe: Pipeline, docs: list[Path], errors: int = 0) -> dict:
 ROWS = [("tables found F1", "tables_f1", "{:.3f}"), ("cell grid positions right", "grid", "{:.3f}"),
         ("cell text exactly right", "text", "{:.3f}"), ("numeric cells right", "numeric", "{:.3f}"),
         ("empty cells kept empty", "empty", "{:.3f}"), ("cross-page links found", "continuation", "{:.3f}"), ("false cross-page links", "false_links", "{}"),
-        ("prose character accuracy", "prose", "{:.3f}"),
+        ("prose character accuracy", "prose", "{:.3f}"), ("KPI records F1", "kpi_f1", "{:.3f}"),
         ("confidence AUROC (right vs wrong cells)", "auroc", "{:.3f}"), ("confidence ECE", "ece", "{:.3f}"),
         ("pages", "pages", "{}"), ("tables / cells (truth)", None, None), ("pages/min", "pages_per_min", "{:.1f}"),
         ("s/page median / worst", None, None), ("peak memory (MB, process)", "peak_mb", "{:.0f}")]

@@ -4,31 +4,16 @@ import copy
 import json
 from pathlib import Path
 
-from extractor.evaluate import auroc, canonical, ece, is_numeric, score_document
-from extractor.model import Cell, Document, Page, Table
+from extractor.evaluate import auroc, canonical, document_from_truth, ece, is_numeric, score_document
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _doc_from_truth(truth: dict) -> Document:
-    pages = []
-    for tp in truth["pages"]:
-        tables = []
-        for i, t in enumerate(tp["tables"]):
-            cells = [Cell(row=c["row"], col=c["col"], rowspan=c["rowspan"], colspan=c["colspan"], bbox=c["bbox"],
-                          text=c["text"], confidence=0.95) for c in t["cells"]]
-            cf = t.get("continued_from")
-            tables.append(Table(id=f"p{tp['page']}-t{i}", bbox=t["bbox"], n_rows=t["n_rows"], n_cols=t["n_cols"],
-                                cells=cells, continued_from=f"p{cf[0]}-t{cf[1]}" if cf else None))
-        pages.append(Page(page=tp["page"], width=tp["width"], height=tp["height"], tables=tables))
-    return Document(source="x", pages=pages)
-
-
 def test_perfect_extraction_scores_one_and_planted_errors_count():
     truth = json.loads((ROOT / "samples" / "sample.truth.json").read_text(encoding="utf-8"))
-    doc = _doc_from_truth(truth)
+    doc = document_from_truth(truth)
     m = score_document(doc, truth).summary()
-    assert m["tables_f1"] == m["grid"] == m["text"] == m["numeric"] == m["continuation"] == 1.0
+    assert m["tables_f1"] == m["grid"] == m["text"] == m["numeric"] == m["continuation"] == m["kpi_f1"] == 1.0
     bad = copy.deepcopy(doc)
     t = bad.pages[0].tables[0]
     num = next(c for c in t.cells if is_numeric(c.text))

@@ -11,6 +11,8 @@ import pytest
 import synth
 from extractor.evaluate import norm, score_document
 from extractor.export import read_json
+from extractor.kpi.tables import annotate_tables
+from extractor.model import Document
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,12 +50,13 @@ def _truth_page(truth):
 def test_exact_grid_spans_and_wrapped_text(pipeline):
     img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=3, severity="light", title="2024年项目绩效目标表")
     page = pipeline.process_image(img, 1, 200)
+    annotate_tables(Document(source="page", pages=[page]))
     t = _check(page, _truth_page(truth))
     wrapped = next(c for c in t.cells if (c.row, c.col) == (2, 2))
     assert wrapped.ocr.n_lines >= 2 and wrapped.text == "专版再发时段为每半个月按时完成并及时归档全部稿件资料"
     assert next(c for c in t.cells if (c.row, c.col) == (5, 4)).text == ""  # empty cell stays empty
     assert all(0.0 <= c.confidence <= 1.0 for c in t.cells)
-    assert t.title and "绩效目标表" in t.title
+    assert t.title and "绩效目标表" in t.title and t.kind == "kpi_project"
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])
@@ -103,7 +106,7 @@ def test_cli_writes_json_and_csv(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     doc = read_json(out)
-    assert doc.schema_version == "1.0" and [p.page for p in doc.pages] == [1] and doc.n_pages == 3
+    assert doc.schema_version == "1.1" and [p.page for p in doc.pages] == [1] and doc.n_pages == 3
     t = doc.pages[0].tables[0]
     csvs = sorted((tmp_path / "csv").glob("*.csv"))
     assert len(csvs) == len(doc.pages[0].tables)

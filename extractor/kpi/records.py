@@ -1,0 +1,199 @@
+"""KPI records from performance-target tables (绩效目标表), joined across pages.
+
+The upper part of a project KPI table gives the project's metadata (项目名称, 主管部门及代码, 实施单位,
+项目属性, 项目期, the fund split in 元, 总体目标); the lower part is the KPI grid, whose header row
+names the columns: 一级指标, then one (二级, 三级, 指标值) triple per period (实施期, then 年度).
+Cells are found by the header columns' x-positions, so a continuation page whose grid lost or
+gained columns still lines up; 一级/二级 text carries down merged cells and across the page break.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Optional
+
+from ..model import Cell, Document, KpiRecord, KpiTarget, Project, Table
+from .numbers import parse_amount, parse_target
+
+FOOTER = re.compile(r"负责人|经办人|联系电话|填报日期|填报人")
+LEVEL1 = "一级指标"
+LEVEL2 = "二级指标"
+LEVEL3 = "三级指标"
+VALUE = re.compile(r"^(指标值|目标值|指标值.*)$")
+# upper-part labels -> Project field (first occurrence: 实施期, second: 年度 for the fund rows)
+LABELS = {
+    "项目名称": "name", "主管部门及代码": "department", "主管部门": "department", "实施单位": "implementer",
+    "项目属性": "attribute", "项目期": "period", "项目日期": "period", "项目周期": "period",
+    "项目概况": "overview", "立项依据": "basis",
+}
+FUNDS = {"实施期资金总额": "total", "年度资金总额": "total", "中央财政资金": "central", "省级财政资金": "provincial",
+         "市县(区)财政资金": "local", "市县财政资金": "local", "单位自筹": "self_raised", "其他资金": "other"}
+
+
+def _n(s: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or "")).rstrip(":")
+
+
+def _slots(t: Table) -> dict[tuple[int, int], Cell]:
+    out = {}
+    for c in t.cells:
+        for r in range(c.row, c.row + c.rowspan):
+            for k in range(c.col, c.col + c.colspan):
+                out[(r, k)] = c
+    return out
+
+
+def _col_at(t: Table, x: float) -> Optional[int]:
+    e = t.col_edges
+    for k in range(len(e) - 1):
+        if e[k] - 2 <= x <= e[k + 1] + 2:
+            return k
+    return None
+
+
+def chains(doc: Document) -> list[list[Table]]:
+    """KPI tables with their continuations, in page order."""
+    tables = {t.id: t for t in doc.tables()}
+    out = []
+    for t in doc.tables():
+        if t.continued_from is None and (t.kind or "").startswith("kpi"):
+            chain = [t]
+            while chain[-1].continues_to and chain[-1].continues_to in tables:
+                chain.append(tables[chain[-1].continues_to])
+            out.append(chain)
+    return out
+
+
+@dataclass
+class _Header:
+    row: int
+    x: dict[str, float]  # role -> x centre ("l1", "l2_0", "l3_0", "v_0", "l2_1", ...)
+    periods: int
+
+
+def _find_header(t: Table) -> Optional[_Header]:
+    slots = _slots(t)
+    for r in range(t.n_rows):
+        cells = sorted({id(slots[(r, k)]): slots[(r, k)] for k in range(t.n_cols) if (r, k) in slots}.values(),
+                       key=lambda c: c.col)
+        texts = [_n(c.text) for c in cells]
+        if LEVEL1 in texts and LEVEL3 in texts:
+            x, seen = {}, {"l2": 0, "l3": 0, "v": 0}
+            for c, s in zip(cells, texts):
+                role = "l1" if s == LEVEL1 else "l2" if s == LEVEL2 else "l3" if s == LEVEL3 else "v" if VALUE.match(s) else None
+                if role is None:
+                    continue
+                cx = (c.bbox[0] + c.bbox[2]) / 2
+                if role == "l1":
+                    x["l1"] = cx
+                else:
+                    x[f"{role}_{seen[role]}"] = cx
+                    seen[role] += 1
+            periods = min(seen["l3"], seen["v"])
+            if periods:
+                return _Header(r, x, periods)
+    return None
+
+
+def _label_value_pairs(t: Table, upto: int) -> list[tuple[str, Cell, Optional[Cell]]]:
+    """(label, label cell, value cell) for the upper part's rows: a value is the next cell right
+    of a label in its row that is not itself a label."""
+    slots = _slots(t)
+    known = set(LABELS) | set(FUNDS)
+    out = []
+    for r in range(upto):
+        cells = sorted({id(slots[(r, k)]): slots[(r, k)] for k in range(t.n_cols) if (r, k) in slots}.values(),
+                       key=lambda c: c.col)
+        cells = [c for c in cells if c.row == r or c.rowspan == 1 or c.col > 0]
+        for i, c in enumerate(cells):
+            s = _n(c.text).replace("其中:", "")
+            label = next((k for k in known if s == _n(k) or s.startswith(_n(k))), None)
+            if label is None:
+                continue
+            val = None
+            for d in cells[i + 1:]:
+                ds = _n(d.text).replace("其中:", "")
+                if any(ds.startswith(_n(k)) for k in known):
+                    break
+                if ds:
+                    val = d
+                    break
+            out.append((label, c, val))
+    return out
+
+
+def extract(doc: Document) -> None:
+    """Fill doc.projects and doc.kpis from the document's KPI tables."""
+    doc.projects, doc.kpis = [], []
+    for chain in chains(doc):
+        first = chain[0]
+        hdr = _find_header(first)
+        upto = hdr.row if hdr else first.n_rows
+        proj = Project(table_id=first.id, page=int(first.id.split("-")[0][1:]))
+        fund_seen: dict[str, int] = {}
+        for label, lc, vc in _label_value_pairs(first, upto):
+            if vc is None:
+                continue
+            if label in LABELS:
+                setattr(proj, LABELS[label], vc.text)
+            else:
+                key = FUNDS[label]
+                n = fund_seen.get(key, 0) if key != "total" else (0 if label.startswith("实施期") else 1)
+                fund_seen[key] = n + 1
+                amount = parse_amount(vc.text, "元").value
+                (proj.funds_period if n == 0 else proj.funds_year)[key] = amount
+        doc.projects.append(proj)
+        if hdr is None:
+            continue
+        _records(doc, proj, chain, hdr)
+
+
+def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> None:
+    names = ["实施期", "年度"] if hdr.periods >= 2 else ["年度"]
+    carry = {"l1": "", **{f"l2_{p}": "" for p in range(hdr.periods)}}
+    for i, t in enumerate(chain):
+        slots = _slots(t)
+        start = hdr.row + 1 if i == 0 else 0
+        cols = {role: _col_at(t, x) for role, x in hdr.x.items()}
+        nxt = chain[i + 1] if i + 1 < len(chain) else None
+
+        def continued_text(role: str, c: Cell) -> str:
+            """A merged cell cut by the page break keeps its text on one side only: an empty
+            piece at the bottom of this page takes the text the next page starts with."""
+            if nxt is None or c.row + c.rowspan < t.n_rows:
+                return ""
+            k = _col_at(nxt, hdr.x[role])
+            top = _slots(nxt).get((0, k)) if k is not None else None
+            return top.text if top is not None else ""
+
+        for r in range(start, t.n_rows):
+            row_text = "".join(slots[(r, k)].text for k in range(t.n_cols) if (r, k) in slots)
+            if FOOTER.search(row_text):
+                break
+
+            def cell(role: str) -> Optional[Cell]:
+                k = cols.get(role)
+                return slots.get((r, k)) if k is not None else None
+
+            c1 = cell("l1")
+            if c1 is not None:
+                text = c1.text if _n(c1.text) else continued_text("l1", c1)
+                if _n(text):
+                    carry["l1"] = text
+            for p in range(min(hdr.periods, len(names))):
+                c2, c3, cv = cell(f"l2_{p}"), cell(f"l3_{p}"), cell(f"v_{p}")
+                if c2 is not None:
+                    text = c2.text if _n(c2.text) else continued_text(f"l2_{p}", c2)
+                    if _n(text):
+                        carry[f"l2_{p}"] = text
+                l3 = c3.text if c3 is not None else ""
+                val = cv.text if cv is not None else ""
+                if not _n(l3) and not _n(val):
+                    continue
+                used = [c for c in (c1, c2, c3, cv) if c is not None]
+                conf = min(c.confidence for c in used) if used else 0.0
+                doc.kpis.append(KpiRecord(
+                    project=proj.name or "", period=names[p], level1=carry["l1"], level2=carry[f"l2_{p}"],
+                    level3=l3, value=val, target=KpiTarget(**parse_target(val).__dict__), confidence=round(conf, 4),
+                    table_id=t.id, row=r))
