@@ -35,7 +35,7 @@ def table_rows(t: Table, fill_merged: bool = False) -> list[list[str]]:
 
 def write_csvs(doc: Document, out_dir: str | Path, fill_merged: bool = False) -> list[Path]:
     """One UTF-8 (with BOM, so spreadsheet programs read the Chinese) CSV per table:
-    ``<stem>_p<page>_t<index>.csv``."""
+    ``<stem>_p<page>_t<index>.csv``, and ``<stem>_kpis.csv`` with the KPI records."""
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     stem = Path(doc.source).stem
@@ -46,7 +46,28 @@ def write_csvs(doc: Document, out_dir: str | Path, fill_merged: bool = False) ->
             with open(p, "w", newline="", encoding="utf-8-sig") as f:
                 csv.writer(f).writerows(table_rows(t, fill_merged))
             paths.append(p)
+    if doc.kpis:
+        paths.append(write_kpi_csv(doc, d / f"{stem}_kpis.csv"))
     return paths
+
+
+KPI_COLUMNS = ["project", "period", "level1", "level2", "level3", "value", "comparator", "target_value", "unit",
+               "value_yuan", "date_from", "date_to", "target_kind", "confidence", "table_id", "row"]
+
+
+def write_kpi_csv(doc: Document, path: str | Path) -> Path:
+    """The KPI records, one per indicator row and period, targets parsed."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f)
+        w.writerow(KPI_COLUMNS)
+        for k in doc.kpis:
+            t = k.target
+            w.writerow([k.project, k.period, k.level1, k.level2, k.level3, k.value, t.comparator or "",
+                        "" if t.value is None else t.value, t.unit or "", "" if t.value_yuan is None else t.value_yuan,
+                        t.date_from or "", t.date_to or "", t.kind, k.confidence, k.table_id, k.row])
+    return p
 
 
 def json_schema() -> str:

@@ -1,11 +1,13 @@
 """KPI records and project metadata from a KPI table split over two pages (the demo sample's
 truth grids, and the pipeline's own reading of the scan)."""
+import csv
 import json
 from pathlib import Path
 
 import pytest
 
 from extractor.evaluate import document_from_truth, score_document
+from extractor.export import write_kpi_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY = {"产出指标": {"数量指标", "质量指标", "时效指标", "成本指标"},
@@ -45,8 +47,11 @@ def test_records_from_true_grids(truth):
 
 
 @pytest.mark.slow
-def test_records_from_the_scan(pipeline, truth):
+def test_records_from_the_scan(pipeline, truth, tmp_path):
     doc = pipeline.run(ROOT / "samples" / "sample.pdf", dpi=truth["dpi"])
     m = score_document(doc, truth).summary()
     assert m["kpi_f1"] >= 0.95
     assert doc.projects and doc.projects[0].funds_year.get("total")
+    p = write_kpi_csv(doc, tmp_path / "kpis.csv")
+    rows = list(csv.DictReader(open(p, encoding="utf-8-sig")))
+    assert len(rows) == len(doc.kpis) and rows[0]["period"] == "实施期" and rows[0]["level1"] == doc.kpis[0].level1
