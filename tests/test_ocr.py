@@ -65,3 +65,5 @@ def test_fix_numeric_only_touches_numbers():
     assert fix_numeric("3O%") == "30%"
     assert fix_numeric("OA办公") == "OA办公"
     assert fix_numeric("Ok") == "Ok"
+    assert fix_numeric("6.") == "6" and fix_numeric(".0") == "0" and fix_numeric("1,021.29·") == "1,021.29"
+    assert fix_numeric("0.5") == "0.5" and fix_numeric("39.23%") == "39.23%" and fix_numeric("≥85%.") == "≥85%"

@@ -38,7 +38,8 @@ def ink_mask(crop: np.ndarray, min_contrast: int = 60) -> np.ndarray:
     dark = float(np.partition(flat, k)[k])
     if bg - dark < min_contrast:
         return np.zeros(crop.shape, np.uint8)
-    thr = min(bg - min_contrast * 0.75, (bg + dark) / 2)
+    # well below the paper, but sensitive enough for the thin, faded strokes of a light serif font
+    thr = bg - max(min_contrast * 0.75, 0.4 * (bg - dark))
     return (crop < thr).astype(np.uint8)
 
 
@@ -59,8 +60,22 @@ def _strip_edge_lines(mask: np.ndarray) -> None:
             mask[:, c] = 0
 
 
+_JOIN = np.ones((3, 3), np.uint8)
+
+
+def _components(mask: np.ndarray):
+    """Connected components of the ink with 1-px gaps bridged, so a faded glyph broken into
+    fragments counts as one blob: (n, labels, stats) with stats' areas counted on the ink itself."""
+    joined = cv2.dilate(mask, _JOIN)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    labels = labels * mask  # back to the ink's own pixels
+    stats = stats.copy()
+    stats[:, cv2.CC_STAT_AREA] = np.bincount(labels.ravel(), minlength=n)[:n]
+    return n, labels, stats
+
+
 def _despeckle(mask: np.ndarray, min_area: int) -> np.ndarray:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats = _components(mask)
     if n <= 1:
         return mask
     keep = np.zeros(n, np.uint8)
@@ -131,7 +146,7 @@ def _text_span(band: np.ndarray, line_h: float):
     """Horizontal extent of the text in one line band, and the boxes of ink to blank out:
     isolated specks, specks sitting above or below a character, remnants of vertical ruling lines
     at the ends. Returns None when nothing but noise is left."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
+    n, _, stats = _components(band)
     if n <= 1:
         return None
     bh = band.shape[0]
@@ -145,8 +160,11 @@ def _text_span(band: np.ndarray, line_h: float):
     if not comps:
         return None
     # small blobs that are not dashes (a dash is flat: a "-" or "—" cell is content)
+    def dash(c) -> bool:  # flat and thin: "-", "—"
+        return c[2] >= 3 * c[3] and c[3] <= 0.35 * line_h
+
     small = [c for c in comps if max(c[2], c[3]) < 0.4 * line_h and c[4] < 0.08 * line_h ** 2
-             and not (c[2] >= 3 * c[3] and c[2] >= 0.25 * line_h)]
+             and not (dash(c) and c[2] >= 0.25 * line_h)]
     core = [c for c in comps if c not in small]
     if core:
         top = min(c[1] for c in core)
@@ -165,7 +183,7 @@ def _text_span(band: np.ndarray, line_h: float):
         kept = comps
     x0 = min(c[0] for c in kept)
     x1 = max(c[0] + c[2] for c in kept)
-    glyph = any(not (c[2] >= 3 * c[3]) for c in core)
+    glyph = any(not dash(c) for c in core)
     return x0, x1, drop, 2 if glyph else (1 if core else 0)
 
 
