@@ -17,6 +17,7 @@ class Settings(BaseModel):
     det_max_side: int = 1600  # prose detection runs on the page scaled to this side
     use_layout: bool = True
     detect_orientation: bool = True
+    calibrate: bool = True  # apply models/calibration.json to cell confidences when present
 
     @classmethod
     def load(cls, path: Optional[str | Path] = None, **overrides) -> "Settings":

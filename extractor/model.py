@@ -54,6 +54,7 @@ class Cell(BaseModel):
     confidence: float = 0.0
     ocr: Optional[OcrEvidence] = None
     structure: StructureEvidence = Field(default_factory=StructureEvidence)
+    checks: list[str] = Field(default_factory=list)  # "+row_sum" satisfied, "-code_hierarchy" broken
 
 
 class Table(BaseModel):
@@ -165,6 +166,15 @@ class Project(BaseModel):
     funds_year: dict[str, Optional[float]] = Field(default_factory=dict)
 
 
+class Check(BaseModel):
+    """One arithmetic invariant applied to extracted values (see extractor/validate.py)."""
+
+    name: str
+    ok: bool
+    detail: str
+    cells: list[str] = Field(default_factory=list)  # "table_id:row:col" of every cell it covers
+
+
 class Document(BaseModel):
     schema_version: str = SCHEMA_VERSION
     source: str
@@ -174,6 +184,7 @@ class Document(BaseModel):
     extractor_version: str = ""
     projects: list[Project] = Field(default_factory=list)
     kpis: list[KpiRecord] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
 
     def tables(self) -> list[Table]:
         return [t for p in self.pages for t in p.tables]

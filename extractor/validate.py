@@ -1,0 +1,173 @@
+"""Self-checking: the arithmetic every budget disclosure obeys, applied to the extracted values.
+
+Each check names the cells it covers. A satisfied check is strong evidence that every cell in it
+was read right (an OCR error would have to be cancelled by another); a broken one says that at
+least one of them is wrong. Checks implemented (DOMAIN.md):
+
+- ``code_hierarchy``: a 科目 parent row (3- or 5-digit code) equals the sum of its children;
+- ``total_of_classes``: the 合计 row equals the sum of the 类 (3-digit) rows;
+- ``row_sum``: 合计 = 基本支出 + 项目支出, 合计 = 人员经费 + 公用经费 along each row;
+- ``fund_split``: a KPI project's 资金总额 = 中央 + 省级 + 市县 + 单位自筹 + 其他 (each period);
+- ``kpi_project_amount``: a project's amount in table 12 (万元) equals its KPI table's 年度资金总额 (元).
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Optional
+
+from .kpi.numbers import parse_amount
+from .model import Cell, Check, Document, Table
+
+TOL = 0.011  # 万元 figures carry 2 decimals: rounding may leave a cent
+ROW_SUMS = [("合计", ("基本支出", "项目支出")), ("合计", ("人员经费", "公用经费"))]
+CODE = re.compile(r"^\d{3}(\d{2}){0,2}$")
+
+
+def _slots(t: Table) -> dict[tuple[int, int], Cell]:
+    out = {}
+    for c in t.cells:
+        for r in range(c.row, c.row + c.rowspan):
+            for k in range(c.col, c.col + c.colspan):
+                out[(r, k)] = c
+    return out
+
+
+def _n(s: str) -> str:
+    return re.sub(r"\s+", "", s or "")
+
+
+class _Grid:
+    """A budget table as header texts per column and data rows of cells."""
+
+    def __init__(self, t: Table):
+        self.t = t
+        self.slots = _slots(t)
+        self.first_data = next((r for r in range(t.n_rows) if self._is_data_row(r)), t.n_rows)
+        self.headers = ["".join(dict.fromkeys(_n(self.slots[(r, k)].text) for r in range(self.first_data)
+                                              if (r, k) in self.slots)) for k in range(t.n_cols)]
+
+    def _is_data_row(self, r: int) -> bool:
+        texts = [_n(self.slots[(r, k)].text) for k in range(self.t.n_cols) if (r, k) in self.slots]
+        return any(CODE.match(x) for x in texts[:1]) or any(parse_amount(x).value is not None and "." in x for x in texts)
+
+    def cell(self, r: int, k: int) -> Optional[Cell]:
+        c = self.slots.get((r, k))
+        return c if c is not None and c.row == r and c.col == k else None
+
+    def value(self, r: int, k: int) -> Optional[float]:
+        c = self.cell(r, k)
+        if c is None:
+            return None
+        if not _n(c.text):
+            return 0.0  # an empty amount cell is zero in these tables
+        return parse_amount(c.text).value
+
+    def col(self, name: str) -> Optional[int]:
+        """The column whose header ends with ``name`` (the most specific header level)."""
+        cands = [k for k, h in enumerate(self.headers) if h.endswith(name)]
+        return cands[0] if cands else None
+
+    def numeric_cols(self) -> list[int]:
+        out = []
+        for k in range(self.t.n_cols):
+            vals = [self.value(r, k) for r in range(self.first_data, self.t.n_rows) if self.cell(r, k) is not None]
+            texts = [_n(self.cell(r, k).text) for r in range(self.first_data, self.t.n_rows) if self.cell(r, k) is not None]
+            nonempty = [v for v, x in zip(vals, texts) if x]
+            if nonempty and all(v is not None for v in nonempty):
+                out.append(k)
+        return out
+
+
+def _add(checks: list[Check], name: str, ok: bool, cells: list[Cell], detail: str, t: Table) -> None:
+    checks.append(Check(name=name, ok=ok, detail=detail,
+                        cells=[f"{t.id}:{c.row}:{c.col}" for c in cells]))
+
+
+def _row_sums(g: _Grid, checks: list[Check]) -> None:
+    for total_name, parts in ROW_SUMS:
+        kt = g.col(total_name)
+        kp = [g.col(p) for p in parts]
+        if kt is None or any(k is None for k in kp):
+            continue
+        for r in range(g.first_data, g.t.n_rows):
+            vt = g.value(r, kt)
+            vp = [g.value(r, k) for k in kp]
+            cells = [c for c in [g.cell(r, kt)] + [g.cell(r, k) for k in kp] if c is not None]
+            if vt is None or any(v is None for v in vp) or not any(_n(c.text) for c in cells):
+                continue
+            ok = abs(vt - sum(vp)) <= TOL
+            _add(checks, "row_sum", ok, cells, f"{total_name} {vt} vs {'+'.join(parts)} {sum(vp):.2f}", g.t)
+
+
+def _hierarchy(g: _Grid, checks: list[Check]) -> None:
+    code_col = 0
+    rows = {}
+    total_row = None
+    for r in range(g.first_data, g.t.n_rows):
+        c = g.cell(r, code_col)
+        text = _n(c.text) if c else ""
+        if CODE.match(text):
+            rows[text] = r
+        elif "合计" in text or "总计" in text:
+            total_row = r
+    if not rows:
+        return
+    for k in g.numeric_cols():
+        if k == code_col:
+            continue
+        for code, r in rows.items():
+            kids = [rows[c] for c in rows if len(c) == len(code) + 2 and c.startswith(code)]
+            if not kids:
+                continue
+            vp, vk = g.value(r, k), [g.value(x, k) for x in kids]
+            if vp is None or any(v is None for v in vk):
+                continue
+            cells = [c for c in [g.cell(r, k)] + [g.cell(x, k) for x in kids] if c is not None]
+            _add(checks, "code_hierarchy", abs(vp - sum(vk)) <= TOL * len(kids), cells,
+                 f"{code}: {vp} vs children {sum(vk):.2f}", g.t)
+        classes = [r for c, r in rows.items() if len(c) == 3]
+        if total_row is not None and classes:
+            vt, vc = g.value(total_row, k), [g.value(x, k) for x in classes]
+            if vt is not None and all(v is not None for v in vc):
+                cells = [c for c in [g.cell(total_row, k)] + [g.cell(x, k) for x in classes] if c is not None]
+                _add(checks, "total_of_classes", abs(vt - sum(vc)) <= TOL * len(classes), cells,
+                     f"合计 {vt} vs classes {sum(vc):.2f}", g.t)
+
+
+def _fund_splits(doc: Document, checks: list[Check]) -> None:
+    for p in doc.projects:
+        for label, funds in (("实施期", p.funds_period), ("年度", p.funds_year)):
+            total = funds.get("total")
+            parts = [v for k, v in funds.items() if k != "total" and v is not None]
+            if total is None or not parts:
+                continue
+            checks.append(Check(name="fund_split", ok=abs(total - sum(parts)) < 0.5,
+                                detail=f"{p.name} {label}: {total} vs parts {sum(parts)}", cells=[]))
+
+
+def validate(doc: Document) -> None:
+    """Run every check, record them on the document and move the covered cells' confidence."""
+    checks: list[Check] = []
+    for t in doc.tables():
+        if (t.kind or "").startswith("kpi"):
+            continue
+        g = _Grid(t)
+        _row_sums(g, checks)
+        _hierarchy(g, checks)
+    _fund_splits(doc, checks)
+    doc.checks = checks
+    by_cell: dict[str, list[Check]] = defaultdict(list)
+    for ch in checks:
+        for ref in ch.cells:
+            by_cell[ref].append(ch)
+    for t in doc.tables():
+        for c in t.cells:
+            got = by_cell.get(f"{t.id}:{c.row}:{c.col}")
+            if not got:
+                continue
+            c.checks = sorted({("+" if ch.ok else "-") + ch.name for ch in got})
+            if any(not ch.ok for ch in got):
+                c.confidence = round(c.confidence * 0.5, 4)
+            else:
+                c.confidence = round(1 - (1 - c.confidence) * 0.3, 4)

@@ -1,0 +1,76 @@
+"""Every invariant on a correct table, and on one with a planted OCR error: the check must catch it,
+name it, and move the confidence of the cells it covers."""
+import copy
+
+from extractor.model import Cell, Document, Page, Project, Table
+from extractor.validate import validate
+
+HEADER = ["科目编码", "科目名称", "合计", "基本支出", "项目支出"]
+ROWS = [
+    ["201", "一般公共服务支出", "1,021.29", "821.29", "200.00"],
+    ["20131", "党委办公厅（室）及相关机构事务", "1,021.29", "821.29", "200.00"],
+    ["2013101", "行政运行", "821.29", "821.29", ""],
+    ["2013102", "一般行政管理事务", "200.00", "", "200.00"],
+    ["221", "住房保障支出", "8.91", "8.91", ""],
+    ["22102", "住房改革支出", "8.91", "8.91", ""],
+    ["2210201", "住房公积金", "8.91", "8.91", ""],
+    ["合计", "", "1,030.20", "830.20", "200.00"],
+]
+
+
+def _table(rows, tid="p1-t0"):
+    cells = []
+    for r, row in enumerate([HEADER] + rows):
+        for k, text in enumerate(row):
+            x0, y0 = 100 + 200 * k, 100 + 50 * r
+            cells.append(Cell(row=r, col=k, bbox=[x0, y0, x0 + 200, y0 + 50], text=text, confidence=0.9))
+    return Table(id=tid, bbox=[100, 100, 1100, 100 + 50 * (len(rows) + 1)], n_rows=len(rows) + 1, n_cols=5,
+                 cells=cells, col_edges=[100 + 200 * k for k in range(6)], kind="t03_expenditure_summary")
+
+
+def _doc(rows):
+    return Document(source="x", pages=[Page(page=1, width=1654, height=2339, tables=[_table(rows)])])
+
+
+def test_correct_table_satisfies_every_check():
+    doc = _doc(ROWS)
+    validate(doc)
+    names = {c.name for c in doc.checks}
+    assert {"row_sum", "code_hierarchy", "total_of_classes"} <= names
+    assert all(c.ok for c in doc.checks), [c.detail for c in doc.checks if not c.ok]
+    cell = next(c for c in doc.pages[0].tables[0].cells if c.text == "821.29")
+    assert cell.confidence > 0.9 and any(x.startswith("+") for x in cell.checks)
+
+
+def test_planted_ocr_error_is_caught_and_named():
+    rows = copy.deepcopy(ROWS)
+    rows[2][2] = "871.29"  # 2013101 行政运行: 821.29 misread as 871.29
+    doc = _doc(rows)
+    validate(doc)
+    broken = [c for c in doc.checks if not c.ok]
+    assert {c.name for c in broken} >= {"row_sum", "code_hierarchy"}
+    assert all(any(ref.endswith(":3:2") for ref in c.cells) for c in broken)  # all point at the bad cell
+    bad = next(c for c in doc.pages[0].tables[0].cells if c.text == "871.29")
+    assert bad.confidence < 0.5 and "-row_sum" in bad.checks
+
+
+def test_separator_misread_is_caught():
+    rows = copy.deepcopy(ROWS)
+    rows[7][2] = "1.030.20"  # the parser repairs it: the checks still pass
+    doc = _doc(rows)
+    validate(doc)
+    assert all(c.ok for c in doc.checks)
+    rows[7][2] = "1,080.20"
+    doc = _doc(rows)
+    validate(doc)
+    assert any(c.name == "total_of_classes" and not c.ok for c in doc.checks)
+
+
+def test_fund_split():
+    doc = _doc(ROWS)
+    doc.projects = [Project(table_id="p2-t0", page=2, name="专项业务经费",
+                            funds_period={"total": 300000, "central": 0, "provincial": 0, "local": 300000, "self_raised": 0},
+                            funds_year={"total": 300000, "central": 0, "provincial": 0, "local": 30000, "self_raised": 0})]
+    validate(doc)
+    fs = {c.detail.split(":")[0].split()[-1]: c.ok for c in doc.checks if c.name == "fund_split"}
+    assert fs == {"实施期": True, "年度": False}
