@@ -56,12 +56,14 @@ def default_threads() -> int:
 
 
 @lru_cache(maxsize=None)
-def session(path: str, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
-    """One InferenceSession per (model, device, threads) per process."""
+def session(path: str, device: str = "auto", threads: int = 0, arena: bool = True) -> ort.InferenceSession:
+    """One InferenceSession per (model, device, threads) per process. ``arena=False`` for models
+    fed inputs of very different sizes (whole pages), where the memory arena only grows."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads or default_threads()
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    so.enable_cpu_mem_arena = arena
     return ort.InferenceSession(path, sess_options=so, providers=providers(device))

@@ -46,7 +46,7 @@ class Recognizer:
     """Text-line recognition with per-character probabilities, batched over many crops."""
 
     def __init__(self, device: str = "auto", threads: int = 0, batch_size: int = 24,
-                 max_width: int = 1600):
+                 max_width: int = 1600, max_batch_width: int = 12000):
         path = str(runtime.rapidocr_model(REC_MODEL))
         self.sess = runtime.session(path, device, threads)
         meta = self.sess.get_modelmeta().custom_metadata_map
@@ -54,6 +54,7 @@ class Recognizer:
         self.input_name = self.sess.get_inputs()[0].name
         self.batch_size = batch_size
         self.max_width = max_width
+        self.max_batch_width = max_batch_width  # summed crop widths per call: bounds activation memory
 
     def _resize(self, img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]
@@ -73,7 +74,8 @@ class Recognizer:
             # batch crops of similar width: stop when padding would more than double the smallest
             j = i + 1
             w0 = widths[order[i]]
-            while j < len(order) and j - i < self.batch_size and widths[order[j]] <= max(2 * w0, w0 + 64):
+            while (j < len(order) and j - i < self.batch_size and widths[order[j]] <= max(2 * w0, w0 + 64)
+                   and (j - i + 1) * widths[order[j]] <= self.max_batch_width):
                 j += 1
             idx = order[i:j]
             bw = int(max(widths[k] for k in idx))
@@ -115,7 +117,7 @@ class Detector:
     def __init__(self, device: str = "auto", threads: int = 0, thresh: float = 0.3,
                  box_thresh: float = 0.5, unclip_ratio: float = 1.6):
         path = str(runtime.rapidocr_model(DET_MODEL))
-        self.sess = runtime.session(path, device, threads)
+        self.sess = runtime.session(path, device, threads, arena=False)
         self.input_name = self.sess.get_inputs()[0].name
         self.thresh, self.box_thresh, self.unclip_ratio = thresh, box_thresh, unclip_ratio
 
