@@ -21,6 +21,7 @@ from .config import Settings
 from .geometry import inside_frac, iou
 from .kpi import records as kpi_records
 from .kpi.tables import annotate_tables
+from .kpi.vote import vote_names
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
 from .ocr.cells import CellReader
@@ -77,6 +78,7 @@ class Pipeline:
         link_continuations(doc)
         annotate_tables(doc)
         kpi_records.extract(doc)
+        vote_names(doc)
         validate(doc)
         if self.calibration is not None:
             for t in doc.tables():
