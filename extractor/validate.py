@@ -8,7 +8,9 @@ least one of them is wrong. Checks implemented (DOMAIN.md):
 - ``total_of_classes``: the 合计 row equals the sum of the 类 (3-digit) rows;
 - ``row_sum``: 合计 = 基本支出 + 项目支出, 合计 = 人员经费 + 公用经费 along each row;
 - ``fund_split``: a KPI project's 资金总额 = 中央 + 省级 + 市县 + 单位自筹 + 其他 (each period);
-- ``kpi_project_amount``: a project's amount in table 12 (万元) equals its KPI table's 年度资金总额 (元).
+- ``kpi_project_amount``: a project's amount in table 12 (万元) equals its KPI table's 年度资金总额 (元);
+- ``income_equals_expenditure``: table 1's 收入总计 = 支出总计;
+- ``total_in_prose``: the 收入总计 of table 1 is the figure the prose restates ("预算收入总计206.52万元").
 """
 from __future__ import annotations
 
@@ -146,16 +148,88 @@ def _fund_splits(doc: Document, checks: list[Check]) -> None:
                                 detail=f"{p.name} {label}: {total} vs parts {sum(parts)}", cells=[]))
 
 
+def _grand_totals(g: _Grid, checks: list[Check]) -> Optional[float]:
+    """Table 1: 收入总计 = 支出总计 (the two halves of the summary). Returns the total."""
+    found: dict[str, tuple[float, Cell]] = {}
+    for r in range(g.t.n_rows):
+        for k in range(g.t.n_cols):
+            c = g.cell(r, k)
+            if c is None:
+                continue
+            label = _n(c.text)
+            for key in ("收入总计", "支出总计"):
+                if label.startswith(key) and key not in found:
+                    v = next(((g.value(r, j), g.cell(r, j)) for j in range(k + 1, g.t.n_cols)
+                              if g.cell(r, j) is not None and _n(g.cell(r, j).text)), None)
+                    if v and v[0] is not None:
+                        found[key] = v
+    if len(found) == 2:
+        (a, ca), (b, cb) = found["收入总计"], found["支出总计"]
+        _add(checks, "income_equals_expenditure", abs(a - b) <= TOL, [ca, cb], f"收入总计 {a} vs 支出总计 {b}", g.t)
+    return found["收入总计"][0] if "收入总计" in found else None
+
+
+PROSE_TOTAL = re.compile(r"(?:收入|收支)(?:预算)?总计\s*([\d,，.]+)\s*万元")
+
+
+def _total_in_prose(doc: Document, total: float, cell_ref: Optional[str], checks: list[Check]) -> None:
+    """The income total of table 1 is restated in the prose of 第三部分 ("预算收入总计206.52万元")."""
+    for page in doc.pages:
+        for p in page.paragraphs:
+            for m in PROSE_TOTAL.finditer(re.sub(r"\s+", "", p.text)):
+                v = parse_amount(m.group(1)).value
+                if v is not None:
+                    checks.append(Check(name="total_in_prose", ok=abs(v - total) <= TOL,
+                                        detail=f"table 1 {total} vs prose {v} (page {page.page})",
+                                        cells=[cell_ref] if cell_ref else []))
+                    return
+
+
+def _project_amounts(doc: Document, checks: list[Check]) -> None:
+    """Table 12 (万元) lists each project's amount; its KPI table gives 年度资金总额 in 元."""
+    by_name = {_n(p.name): p for p in doc.projects if p.name}
+    if not by_name:
+        return
+    for t in doc.tables():
+        if t.kind != "t12_project_expenditure":
+            continue
+        g = _Grid(t)
+        kt = g.col("合计")
+        if kt is None:
+            continue
+        for r in range(g.first_data, t.n_rows):
+            for k in range(t.n_cols):
+                c = g.cell(r, k)
+                p = by_name.get(_n(c.text)) if c is not None else None
+                if p is None or p.funds_year.get("total") is None:
+                    continue
+                v = g.value(r, kt)
+                if v is None:
+                    continue
+                ok = abs(v * 10000 - p.funds_year["total"]) < 1.0
+                _add(checks, "kpi_project_amount", ok, [g.cell(r, kt)],
+                     f"{p.name}: table 12 {v} 万元 vs KPI table {p.funds_year['total']} 元", t)
+                break
+
+
 def validate(doc: Document) -> None:
     """Run every check, record them on the document and move the covered cells' confidence."""
     checks: list[Check] = []
+    total, total_ref = None, None
     for t in doc.tables():
         if (t.kind or "").startswith("kpi"):
             continue
         g = _Grid(t)
         _row_sums(g, checks)
         _hierarchy(g, checks)
+        if t.kind == "t01_income_expenditure_summary" and total is None:
+            total = _grand_totals(g, checks)
+            if total is not None and checks and checks[-1].name == "income_equals_expenditure":
+                total_ref = checks[-1].cells[0]
+    if total is not None:
+        _total_in_prose(doc, total, total_ref, checks)
     _fund_splits(doc, checks)
+    _project_amounts(doc, checks)
     doc.checks = checks
     by_cell: dict[str, list[Check]] = defaultdict(list)
     for ch in checks:

@@ -74,3 +74,42 @@ def test_fund_split():
     validate(doc)
     fs = {c.detail.split(":")[0].split()[-1]: c.ok for c in doc.checks if c.name == "fund_split"}
     assert fs == {"实施期": True, "年度": False}
+
+
+def _grid_table(tid, kind, rows):
+    cells = []
+    for r, row in enumerate(rows):
+        for k, text in enumerate(row):
+            x0, y0 = 100 + 200 * k, 100 + 50 * r
+            cells.append(Cell(row=r, col=k, bbox=[x0, y0, x0 + 200, y0 + 50], text=text, confidence=0.9))
+    n_cols = max(len(r) for r in rows)
+    return Table(id=tid, bbox=[100, 100, 100 + 200 * n_cols, 100 + 50 * len(rows)], n_rows=len(rows), n_cols=n_cols,
+                 cells=cells, col_edges=[100 + 200 * k for k in range(n_cols + 1)], kind=kind)
+
+
+def _cross_doc(income="206.52", expenditure="206.52", prose="206.52", t12="30.00", kpi_total=300000):
+    from extractor.model import Paragraph
+
+    t1 = _grid_table("p1-t0", "t01_income_expenditure_summary", [
+        ["项目", "2023年", "项目", "2023年"],
+        ["一、一般公共预算", "206.52", "一、一般公共服务支出", "206.52"],
+        ["收入总计", income, "支出总计", expenditure]])
+    t12 = _grid_table("p2-t0", "t12_project_expenditure", [
+        ["项目名称", "合计", "一般公共预算"],
+        ["吕梁日报县专刊", t12, t12]])
+    pages = [Page(page=1, width=1654, height=2339, tables=[t1]),
+             Page(page=2, width=1654, height=2339, tables=[t12],
+                  paragraphs=[Paragraph(bbox=[0, 0, 1, 1], text=f"2023年度预算收入总计{prose}万元，比上年增加58.19万元。")])]
+    return Document(source="x", pages=pages, projects=[
+        Project(table_id="p3-t0", page=3, name="吕梁日报县专刊", funds_year={"total": kpi_total, "local": kpi_total})])
+
+
+def test_cross_table_checks_hold_and_catch_errors():
+    doc = _cross_doc()
+    validate(doc)
+    names = {c.name: c.ok for c in doc.checks}
+    assert names.get("income_equals_expenditure") and names.get("total_in_prose") and names.get("kpi_project_amount")
+    doc = _cross_doc(expenditure="208.52", prose="266.52", t12="3.00")
+    validate(doc)
+    broken = {c.name for c in doc.checks if not c.ok}
+    assert {"income_equals_expenditure", "total_in_prose", "kpi_project_amount"} <= broken
