@@ -21,7 +21,6 @@ from typing import Optional
 from .kpi.numbers import parse_amount
 from .model import Cell, Check, Document, Table
 
-TOL = 0.011  # 万元 figures carry 2 decimals: rounding may leave a cent
 ROW_SUMS = [("合计", ("基本支出", "项目支出")), ("合计", ("人员经费", "公用经费"))]
 CODE = re.compile(r"^\d{3}(\d{2}){0,2}$")
 
@@ -39,11 +38,31 @@ def _n(s: str) -> str:
     return re.sub(r"\s+", "", s or "")
 
 
+def _joined(chain: list[Table]) -> tuple[Table, dict[int, str]]:
+    """One table from a table and its continuations (same column count): the continuations'
+    repeated header rows dropped, rows renumbered. Returns it and each cell's original reference."""
+    refs: dict[int, str] = {}
+    cells: list[Cell] = []
+    offset = 0
+    for i, t in enumerate(chain):
+        skip = 0 if i == 0 else _Grid(t).first_data
+        for c in t.cells:
+            if c.row < skip:
+                continue
+            cc = c.model_copy(update={"row": c.row - skip + offset})
+            refs[id(cc)] = f"{t.id}:{c.row}:{c.col}"
+            cells.append(cc)
+        offset += t.n_rows - skip
+    first = chain[0]
+    return first.model_copy(update={"cells": cells, "n_rows": offset}), refs
+
+
 class _Grid:
     """A budget table as header texts per column and data rows of cells."""
 
-    def __init__(self, t: Table):
+    def __init__(self, t: Table, refs: Optional[dict[int, str]] = None):
         self.t = t
+        self.refs = refs or {}
         self.slots = _slots(t)
         self.first_data = next((r for r in range(t.n_rows) if self._is_data_row(r)), t.n_rows)
         self.headers = ["".join(dict.fromkeys(_n(self.slots[(r, k)].text) for r in range(self.first_data)
@@ -81,9 +100,14 @@ class _Grid:
         return out
 
 
-def _add(checks: list[Check], name: str, ok: bool, cells: list[Cell], detail: str, t: Table) -> None:
+def _add(checks: list[Check], name: str, ok: bool, cells: list[Cell], detail: str, g: "_Grid") -> None:
     checks.append(Check(name=name, ok=ok, detail=detail,
-                        cells=[f"{t.id}:{c.row}:{c.col}" for c in cells]))
+                        cells=[g.refs.get(id(c), f"{g.t.id}:{c.row}:{c.col}") for c in cells]))
+
+
+def _tol(n_terms: int) -> float:
+    """Amounts carry 2 decimals and each printed figure was rounded: a cent per term."""
+    return 0.0101 * max(1, n_terms)
 
 
 def _row_sums(g: _Grid, checks: list[Check]) -> None:
@@ -98,8 +122,8 @@ def _row_sums(g: _Grid, checks: list[Check]) -> None:
             cells = [c for c in [g.cell(r, kt)] + [g.cell(r, k) for k in kp] if c is not None]
             if vt is None or any(v is None for v in vp) or not any(_n(c.text) for c in cells):
                 continue
-            ok = abs(vt - sum(vp)) <= TOL
-            _add(checks, "row_sum", ok, cells, f"{total_name} {vt} vs {'+'.join(parts)} {sum(vp):.2f}", g.t)
+            ok = abs(vt - sum(vp)) <= _tol(len(vp) + 1)
+            _add(checks, "row_sum", ok, cells, f"{total_name} {vt} vs {'+'.join(parts)} {sum(vp):.2f}", g)
 
 
 def _hierarchy(g: _Grid, checks: list[Check]) -> None:
@@ -126,15 +150,15 @@ def _hierarchy(g: _Grid, checks: list[Check]) -> None:
             if vp is None or any(v is None for v in vk):
                 continue
             cells = [c for c in [g.cell(r, k)] + [g.cell(x, k) for x in kids] if c is not None]
-            _add(checks, "code_hierarchy", abs(vp - sum(vk)) <= TOL * len(kids), cells,
-                 f"{code}: {vp} vs children {sum(vk):.2f}", g.t)
+            _add(checks, "code_hierarchy", abs(vp - sum(vk)) <= _tol(len(kids) + 1), cells,
+                 f"{code}: {vp} vs children {sum(vk):.2f}", g)
         classes = [r for c, r in rows.items() if len(c) == 3]
         if total_row is not None and classes:
             vt, vc = g.value(total_row, k), [g.value(x, k) for x in classes]
             if vt is not None and all(v is not None for v in vc):
                 cells = [c for c in [g.cell(total_row, k)] + [g.cell(x, k) for x in classes] if c is not None]
-                _add(checks, "total_of_classes", abs(vt - sum(vc)) <= TOL * len(classes), cells,
-                     f"合计 {vt} vs classes {sum(vc):.2f}", g.t)
+                _add(checks, "total_of_classes", abs(vt - sum(vc)) <= _tol(len(classes) + 1), cells,
+                     f"合计 {vt} vs classes {sum(vc):.2f}", g)
 
 
 def _fund_splits(doc: Document, checks: list[Check]) -> None:
@@ -142,7 +166,7 @@ def _fund_splits(doc: Document, checks: list[Check]) -> None:
         for label, funds in (("实施期", p.funds_period), ("年度", p.funds_year)):
             total = funds.get("total")
             parts = [v for k, v in funds.items() if k != "total" and v is not None]
-            if total is None or not parts:
+            if total is None or not any(parts):  # no part read at all: nothing to check
                 continue
             checks.append(Check(name="fund_split", ok=abs(total - sum(parts)) < 0.5,
                                 detail=f"{p.name} {label}: {total} vs parts {sum(parts)}", cells=[]))
@@ -165,7 +189,7 @@ def _grand_totals(g: _Grid, checks: list[Check]) -> Optional[float]:
                         found[key] = v
     if len(found) == 2:
         (a, ca), (b, cb) = found["收入总计"], found["支出总计"]
-        _add(checks, "income_equals_expenditure", abs(a - b) <= TOL, [ca, cb], f"收入总计 {a} vs 支出总计 {b}", g.t)
+        _add(checks, "income_equals_expenditure", abs(a - b) <= _tol(2), [ca, cb], f"收入总计 {a} vs 支出总计 {b}", g)
     return found["收入总计"][0] if "收入总计" in found else None
 
 
@@ -179,7 +203,7 @@ def _total_in_prose(doc: Document, total: float, cell_ref: Optional[str], checks
             for m in PROSE_TOTAL.finditer(re.sub(r"\s+", "", p.text)):
                 v = parse_amount(m.group(1)).value
                 if v is not None:
-                    checks.append(Check(name="total_in_prose", ok=abs(v - total) <= TOL,
+                    checks.append(Check(name="total_in_prose", ok=abs(v - total) <= _tol(1),
                                         detail=f"table 1 {total} vs prose {v} (page {page.page})",
                                         cells=[cell_ref] if cell_ref else []))
                     return
@@ -208,7 +232,7 @@ def _project_amounts(doc: Document, checks: list[Check]) -> None:
                     continue
                 ok = abs(v * 10000 - p.funds_year["total"]) < 1.0
                 _add(checks, "kpi_project_amount", ok, [g.cell(r, kt)],
-                     f"{p.name}: table 12 {v} 万元 vs KPI table {p.funds_year['total']} 元", t)
+                     f"{p.name}: table 12 {v} 万元 vs KPI table {p.funds_year['total']} 元", g)
                 break
 
 
@@ -216,10 +240,14 @@ def validate(doc: Document) -> None:
     """Run every check, record them on the document and move the covered cells' confidence."""
     checks: list[Check] = []
     total, total_ref = None, None
+    tables = {t.id: t for t in doc.tables()}
     for t in doc.tables():
-        if (t.kind or "").startswith("kpi"):
+        if (t.kind or "").startswith("kpi") or t.continued_from in tables:
             continue
-        g = _Grid(t)
+        chain = [t]
+        while chain[-1].continues_to in tables and tables[chain[-1].continues_to].n_cols == t.n_cols:
+            chain.append(tables[chain[-1].continues_to])
+        g = _Grid(*_joined(chain)) if len(chain) > 1 else _Grid(t)
         _row_sums(g, checks)
         _hierarchy(g, checks)
         if t.kind == "t01_income_expenditure_summary" and total is None:

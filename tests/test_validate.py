@@ -113,3 +113,17 @@ def test_cross_table_checks_hold_and_catch_errors():
     validate(doc)
     broken = {c.name for c in doc.checks if not c.ok}
     assert {"income_equals_expenditure", "total_in_prose", "kpi_project_amount"} <= broken
+
+
+def test_no_false_alarm_on_a_true_rendered_document():
+    """On the demo sample's true grids (a budget table, a KPI table over two pages) every check holds."""
+    import json
+    from pathlib import Path
+
+    from extractor.evaluate import document_from_truth
+
+    truth = json.loads((Path(__file__).resolve().parents[1] / "samples" / "sample.truth.json").read_text(encoding="utf-8"))
+    doc = document_from_truth(truth)
+    validate(doc)
+    assert len(doc.checks) >= 5 and {"row_sum", "fund_split"} <= {c.name for c in doc.checks}
+    assert all(c.ok for c in doc.checks), [c.detail for c in doc.checks if not c.ok]
