@@ -73,6 +73,15 @@ class Table(BaseModel):
     source: Literal["lines", "layout", "text"] = "lines"
     col_edges: list[float] = Field(default_factory=list)  # x of each column boundary, n_cols + 1
 
+    def slot_map(self) -> dict[tuple[int, int], "Cell"]:
+        """(row, col) of every grid slot -> the cell covering it (a merged cell covers several)."""
+        out = {}
+        for c in self.cells:
+            for r in range(c.row, c.row + c.rowspan):
+                for k in range(c.col, c.col + c.colspan):
+                    out[(r, k)] = c
+        return out
+
     def grid(self) -> list[list[str]]:
         """Rows x cols of text; a merged cell's text sits at its top-left slot."""
         g = [["" for _ in range(self.n_cols)] for _ in range(self.n_rows)]

@@ -25,15 +25,6 @@ ROW_SUMS = [("合计", ("基本支出", "项目支出")), ("合计", ("人员经
 CODE = re.compile(r"^\d{3}(\d{2}){0,2}$")
 
 
-def _slots(t: Table) -> dict[tuple[int, int], Cell]:
-    out = {}
-    for c in t.cells:
-        for r in range(c.row, c.row + c.rowspan):
-            for k in range(c.col, c.col + c.colspan):
-                out[(r, k)] = c
-    return out
-
-
 def _n(s: str) -> str:
     return re.sub(r"\s+", "", s or "")
 
@@ -63,7 +54,7 @@ class _Grid:
     def __init__(self, t: Table, refs: Optional[dict[int, str]] = None):
         self.t = t
         self.refs = refs or {}
-        self.slots = _slots(t)
+        self.slots = t.slot_map()
         self.first_data = next((r for r in range(t.n_rows) if self._is_data_row(r)), t.n_rows)
         self.headers = ["".join(dict.fromkeys(_n(self.slots[(r, k)].text) for r in range(self.first_data)
                                               if (r, k) in self.slots)) for k in range(t.n_cols)]

@@ -35,15 +35,6 @@ def _n(s: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or "")).rstrip(":")
 
 
-def _slots(t: Table) -> dict[tuple[int, int], Cell]:
-    out = {}
-    for c in t.cells:
-        for r in range(c.row, c.row + c.rowspan):
-            for k in range(c.col, c.col + c.colspan):
-                out[(r, k)] = c
-    return out
-
-
 def _col_at(t: Table, x: float) -> Optional[int]:
     e = t.col_edges
     for k in range(len(e) - 1):
@@ -73,7 +64,7 @@ class _Header:
 
 
 def _find_header(t: Table) -> Optional[_Header]:
-    slots = _slots(t)
+    slots = t.slot_map()
     for r in range(t.n_rows):
         cells = sorted({id(slots[(r, k)]): slots[(r, k)] for k in range(t.n_cols) if (r, k) in slots}.values(),
                        key=lambda c: c.col)
@@ -99,7 +90,7 @@ def _find_header(t: Table) -> Optional[_Header]:
 def _label_value_pairs(t: Table, upto: int) -> list[tuple[str, Cell, Optional[Cell]]]:
     """(label, label cell, value cell) for the upper part's rows: a value is the next cell right
     of a label in its row that is not itself a label."""
-    slots = _slots(t)
+    slots = t.slot_map()
     known = set(LABELS) | set(FUNDS)
     out = []
     for r in range(upto):
@@ -153,7 +144,7 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
     names = ["实施期", "年度"] if hdr.periods >= 2 else ["年度"]
     carry = {"l1": "", **{f"l2_{p}": "" for p in range(hdr.periods)}}
     for i, t in enumerate(chain):
-        slots = _slots(t)
+        slots = t.slot_map()
         start = hdr.row + 1 if i == 0 else 0
         cols = {role: _col_at(t, x) for role, x in hdr.x.items()}
         nxt = chain[i + 1] if i + 1 < len(chain) else None
@@ -164,7 +155,7 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
             if nxt is None or c.row + c.rowspan < t.n_rows:
                 return ""
             k = _col_at(nxt, hdr.x[role])
-            top = _slots(nxt).get((0, k)) if k is not None else None
+            top = nxt.slot_map().get((0, k)) if k is not None else None
             return top.text if top is not None else ""
 
         for r in range(start, t.n_rows):
