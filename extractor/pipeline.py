@@ -75,11 +75,14 @@ class Pipeline:
                     progress(i + 1, len(numbers))
         finally:
             src.close()
-        link_continuations(doc)
-        annotate_tables(doc)
-        kpi_records.extract(doc)
-        vote_names(doc)
-        validate(doc)
+        # document-level stages: one that fails is recorded and the others still run
+        for stage, fn in (("table", link_continuations), ("kpi", annotate_tables), ("kpi", kpi_records.extract),
+                          ("kpi", vote_names), ("validate", validate)):
+            try:
+                fn(doc)
+            except Exception as e:
+                log.exception("%s failed on %s", fn.__name__, path)
+                doc.failures.append(Failure(stage=stage, category="error", message=f"{fn.__name__}: {e}"))
         if self.calibration is not None:
             for t in doc.tables():
                 for c in t.cells:

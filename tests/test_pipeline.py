@@ -112,3 +112,15 @@ def test_cli_writes_json_and_csv(tmp_path):
     assert len(csvs) == len(doc.pages[0].tables)
     rows = csvs[0].read_text(encoding="utf-8-sig").splitlines()
     assert len(rows) == t.n_rows
+
+
+def test_failing_document_stage_is_recorded_and_the_rest_goes_on(pipeline, monkeypatch):
+    import extractor.pipeline as P
+
+    def broken(doc):
+        raise ValueError("planted fault")
+
+    monkeypatch.setattr(P, "validate", broken)
+    doc = pipeline.run(ROOT / "samples" / "sample.pdf", pages="1")
+    assert doc.pages[0].tables and doc.pages[0].tables[0].kind  # the stages before and after still ran
+    assert [(f.stage, "planted fault" in f.message) for f in doc.failures] == [("validate", True)]
