@@ -5,7 +5,7 @@ import csv
 import json
 from pathlib import Path
 
-from .model import Document, Table
+from .model import Document
 
 
 def write_json(doc: Document, path: str | Path) -> Path:
@@ -19,20 +19,6 @@ def read_json(path: str | Path) -> Document:
     return Document.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
-def table_rows(t: Table, fill_merged: bool = False) -> list[list[str]]:
-    """The table as rows of strings; a merged cell's text sits in its top-left slot
-    (or in every slot it covers with ``fill_merged``)."""
-    g = [["" for _ in range(t.n_cols)] for _ in range(t.n_rows)]
-    for c in t.cells:
-        rows = range(c.row, c.row + c.rowspan) if fill_merged else [c.row]
-        cols = range(c.col, c.col + c.colspan) if fill_merged else [c.col]
-        for r in rows:
-            for k in cols:
-                if r < t.n_rows and k < t.n_cols:
-                    g[r][k] = c.text
-    return g
-
-
 def write_csvs(doc: Document, out_dir: str | Path, fill_merged: bool = False) -> list[Path]:
     """One UTF-8 (with BOM, so spreadsheet programs read the Chinese) CSV per table:
     ``<stem>_p<page>_t<index>.csv``, and ``<stem>_kpis.csv`` with the KPI records."""
@@ -44,7 +30,7 @@ def write_csvs(doc: Document, out_dir: str | Path, fill_merged: bool = False) ->
         for i, t in enumerate(page.tables):
             p = d / f"{stem}_p{page.page}_t{i}.csv"
             with open(p, "w", newline="", encoding="utf-8-sig") as f:
-                csv.writer(f).writerows(table_rows(t, fill_merged))
+                csv.writer(f).writerows(t.grid(fill_merged))
             paths.append(p)
     if doc.kpis:
         paths.append(write_kpi_csv(doc, d / f"{stem}_kpis.csv"))

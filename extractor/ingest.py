@@ -33,7 +33,6 @@ class PageImage:
     number: int  # 1-based page number in the source
     gray: np.ndarray  # uint8, H x W
     dpi: Optional[float]
-    text: Optional[list[tuple[tuple[float, float, float, float], str]]] = None  # PDF text layer, page px
 
 
 @dataclass
@@ -125,7 +124,7 @@ def _check_size(path: Path, w: int, h: int) -> None:
         raise InputError(path, f"page image is too large ({w}x{h} px; limit {MAX_PIXELS} px, {MAX_SIDE} px a side)")
 
 
-def render_page(src: Source, number: int, dpi: float = 200.0, use_text_layer: bool = False) -> PageImage:
+def render_page(src: Source, number: int, dpi: float = 200.0) -> PageImage:
     """Render one page (1-based) to a greyscale array."""
     if src.kind == "pdf":
         pdf = src._handle
@@ -146,12 +145,9 @@ def render_page(src: Source, number: int, dpi: float = 200.0, use_text_layer: bo
                 arr = arr[..., 0] if arr.shape[2] == 1 else np.asarray(
                     np.dot(arr[..., :3], [0.114, 0.587, 0.299]), dtype=np.uint8)
             gray = np.ascontiguousarray(arr, dtype=np.uint8)
-            text = _text_layer(page, scale, h) if use_text_layer else None
         finally:
             page.close()
-        return PageImage(number, gray, dpi, text or None)
-    from PIL import Image
-
+        return PageImage(number, gray, dpi)
     im = src._handle
     im.seek(number - 1)
     _check_size(src.path, im.width, im.height)
@@ -161,27 +157,10 @@ def render_page(src: Source, number: int, dpi: float = 200.0, use_text_layer: bo
     return PageImage(number, np.asarray(frame, dtype=np.uint8).copy(), dpi_val)
 
 
-def _text_layer(page, scale: float, h_px: int):
-    """Text of a born-digital page as (box, text) rectangles in page pixels; None when absent."""
-    tp = page.get_textpage()
-    try:
-        n = tp.count_rects()
-        out = []
-        for i in range(n):
-            l, b, r, t = tp.get_rect(i)
-            txt = tp.get_text_bounded(l, b, r, t).strip()
-            if txt:
-                out.append(((l * scale, h_px - t * scale, r * scale, h_px - b * scale), txt))
-        return out
-    finally:
-        tp.close()
-
-
-def iter_pages(path: str | os.PathLike, dpi: float = 200.0, pages: Optional[str] = None,
-               use_text_layer: bool = False) -> Iterator[PageImage]:
+def iter_pages(path: str | os.PathLike, dpi: float = 200.0, pages: Optional[str] = None) -> Iterator[PageImage]:
     src = open_source(path)
     try:
         for n in parse_page_range(pages, src.n_pages):
-            yield render_page(src, n, dpi, use_text_layer)
+            yield render_page(src, n, dpi)
     finally:
         src.close()

@@ -82,11 +82,13 @@ class Table(BaseModel):
                     out[(r, k)] = c
         return out
 
-    def grid(self) -> list[list[str]]:
-        """Rows x cols of text; a merged cell's text sits at its top-left slot."""
+    def grid(self, fill_merged: bool = False) -> list[list[str]]:
+        """Rows x cols of text; a merged cell's text sits in its top-left slot (or, with
+        ``fill_merged``, in every slot it covers)."""
         g = [["" for _ in range(self.n_cols)] for _ in range(self.n_rows)]
-        for c in self.cells:
-            g[c.row][c.col] = c.text
+        for (r, k), c in self.slot_map().items():
+            if r < self.n_rows and k < self.n_cols and (fill_merged or (r, k) == (c.row, c.col)):
+                g[r][k] = c.text
         return g
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from extractor.confidence import Calibration, fit_isotonic  # noqa: E402
+from extractor.confidence import fit_isotonic  # noqa: E402
 from extractor.evaluate import Score, ece, score_document  # noqa: E402
 from extractor.pipeline import Pipeline  # noqa: E402
 

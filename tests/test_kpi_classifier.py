@@ -1,6 +1,5 @@
 """The KPI level classifier (extractor/kpi/classifier.py, weights in models/kpi_classifier/)."""
 import os
-import random
 
 import pytest
 

@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from extractor.ocr.cells import CellReader
-from extractor.ocr.engine import Recognizer
 from extractor.ocr.normalize import fix_numeric
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"

@@ -370,7 +370,6 @@ def test_prose_page_has_no_table():
 
 
 def test_line_masks_ignore_text():
-    rng = np.random.default_rng(4)
     img = blank()
     d = ImageDraw.Draw(img)
     f = _font(30)

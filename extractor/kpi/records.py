@@ -148,6 +148,7 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
         start = hdr.row + 1 if i == 0 else 0
         cols = {role: _col_at(t, x) for role, x in hdr.x.items()}
         nxt = chain[i + 1] if i + 1 < len(chain) else None
+        nxt_slots = nxt.slot_map() if nxt is not None else {}
 
         def continued_text(role: str, c: Cell) -> str:
             """A merged cell cut by the page break keeps its text on one side only: an empty
@@ -155,7 +156,7 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
             if nxt is None or c.row + c.rowspan < t.n_rows:
                 return ""
             k = _col_at(nxt, hdr.x[role])
-            top = nxt.slot_map().get((0, k)) if k is not None else None
+            top = nxt_slots.get((0, k)) if k is not None else None
             return top.text if top is not None else ""
 
         for r in range(start, t.n_rows):

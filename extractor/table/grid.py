@@ -46,8 +46,6 @@ __all__ = [
     "line_masks",
     "binarize",
     "table_from_text_boxes",
-    "ink_ratio",
-    "cell_is_empty",
 ]
 
 Box = tuple[float, float, float, float]
@@ -81,20 +79,6 @@ class GridTable:
     @property
     def n_cols(self) -> int:
         return max(len(self.col_edges) - 1, 0)
-
-    def cell_at(self, row: int, col: int) -> GridCell | None:
-        """The cell covering grid slot (row, col)."""
-        for c in self.cells:
-            if c.row <= row < c.row + c.rowspan and c.col <= col < c.col + c.colspan:
-                return c
-        return None
-
-    def slot_map(self) -> np.ndarray:
-        """n_rows x n_cols array of indices into ``cells`` (-1 = uncovered)."""
-        m = np.full((self.n_rows, self.n_cols), -1, dtype=np.int32)
-        for i, c in enumerate(self.cells):
-            m[c.row : c.row + c.rowspan, c.col : c.col + c.colspan] = i
-        return m
 
 
 # ------------------------------------------------------------------- parameters
