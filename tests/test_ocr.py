@@ -65,3 +65,26 @@ def test_fix_numeric_only_touches_numbers():
     assert fix_numeric("Ok") == "Ok"
     assert fix_numeric("6.") == "6" and fix_numeric(".0") == "0" and fix_numeric("1,021.29·") == "1,021.29"
     assert fix_numeric("0.5") == "0.5" and fix_numeric("39.23%") == "39.23%" and fix_numeric("≥85%.") == "≥85%"
+
+
+@pytest.mark.parametrize("raw,want", [
+    ("0,00", "0.00"), ("692，30", "692.30"), ("1,234,56", "1,234.56"), ("1,000", "1,000"), ("1,021.29", "1,021.29"),
+])
+def test_decimal_point_read_as_comma_is_restored(raw, want):
+    from extractor.ocr.normalize import fix_numeric
+
+    assert fix_numeric(raw) == want
+
+
+@pytest.mark.parametrize("raw,want", [
+    ("项目.", "项目"), ("九、·社会保险基金支出", "九、社会保险基金支出"), ("一般行政管理事务。", "一般行政管理事务"),
+    ("生态环境成.本", "生态环境成本"), ("有效保障·", "有效保障"),
+    # real punctuation and numbers stay
+    ("用于保障，确保资金安全。", "用于保障，确保资金安全。"), ("1,021.29", "1,021.29"), ("2024.12", "2024.12"), ("≥95%", "≥95%"),
+])
+def test_specks_read_as_punctuation_are_dropped(raw, want):
+    from extractor.ocr.normalize import drop_speck_punct
+
+    chars = [(c, 0.9) for c in raw]
+    drop_speck_punct(chars)
+    assert "".join(c for c, _ in chars) == want

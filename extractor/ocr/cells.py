@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .engine import Detector, Recognizer, RecResult
-from .normalize import fix_numeric
+from .normalize import drop_speck_punct, fix_numeric, is_speck_text
 
 
 @dataclass
@@ -299,6 +299,10 @@ class CellReader:
                 chars += [(ch, p) for i, (ch, p) in enumerate(zip(t, ps))
                           if lead <= i < keep and (keep_spaces or not ch.isspace())]
             _trim_specks(chars)
+            if not keep_spaces:  # table cells: specks read as punctuation
+                drop_speck_punct(chars)
+                if is_speck_text("".join(c for c, _ in chars)):
+                    chars = []
             n_lines = sum(1 for r in rs if r.text.strip())
             out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink))
         return out

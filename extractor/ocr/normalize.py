@@ -10,13 +10,58 @@ _ZERO = str.maketrans({"O": "0", "o": "0", "ó": "0", "ò": "0", "Ó": "0", "Ò"
 _STRAY_DOTS = re.compile(r"^[.·,]*([≥≤<>=]?[-+]?\d[\d,]*(?:\.\d+)?%?)[.·,]*$")
 
 
+_DECIMAL_COMMA = re.compile(r"^([-+]?\d{1,3}(?:,\d{3})*)[,，](\d{2})$")
+_SPECK_ONLY = re.compile(r"^[•·.。,，、'`‘’\"“”:：;；_~]+$")
+
+
 def fix_numeric(text: str) -> str:
-    """A number whose zeros were read as the letter O ("O", "1,OOO.00") gets its zeros back, and
-    a speck read as a dot before or after a number ("6.", ".0") goes. Only whole tokens made of
-    digits, O-like letters and separators are touched."""
+    """A number whose zeros were read as the letter O ("O", "1,OOO.00") gets its zeros back, a
+    speck read as a dot before or after a number ("6.", ".0") goes, and a decimal point read as a
+    comma ("0,00", "692，30": a comma never has two digits after it) is restored. Only whole
+    tokens made of digits, O-like letters and separators are touched."""
     if text and _NUMLIKE.match(text) and any(ch in text for ch in "OoóòÓÒ"):
         text = text.translate(_ZERO)
+    m = _DECIMAL_COMMA.match(text or "")
+    if m:
+        text = f"{m.group(1)}.{m.group(2)}"
     m = _STRAY_DOTS.match(text or "")
     if m and m.group(1) != text:
         return m.group(1)
     return text
+
+
+def is_speck_text(text: str) -> bool:
+    """Text that is nothing but dots, commas or quotes: a speck of dirt read as punctuation, not
+    a cell's content (a dash is content: it means zero or not applicable)."""
+    return bool(_SPECK_ONLY.match(text or ""))
+
+
+def _cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
+    """In a table cell's text (a list of (char, probability), changed in place), drop the
+    punctuation that Chinese cell text never carries where it was read: a middle dot or bullet
+    next to a Chinese character, a ASCII dot or comma between two Chinese characters ("成.本"), and a
+    full stop or dot ending a short label that holds no other punctuation ("一般行政管理事务。").
+    Numbers keep their dots and commas: only marks beside Chinese characters are touched."""
+    i = 0
+    while i < len(chars):
+        ch = chars[i][0]
+        prev = chars[i - 1][0] if i > 0 else ""
+        nxt = chars[i + 1][0] if i + 1 < len(chars) else ""
+        drop = False
+        if ch in "·•" and (_cjk(prev) or _cjk(nxt)):
+            drop = True
+        elif ch in ".," and _cjk(prev) and _cjk(nxt):
+            drop = True
+        elif ch in ".。" and not nxt and _cjk(prev):
+            text = "".join(c for c, _ in chars)
+            drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:")
+        elif ch in ".·" and not prev and _cjk(nxt):
+            drop = True
+        if drop:
+            chars.pop(i)
+        else:
+            i += 1
