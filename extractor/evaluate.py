@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Optional
 
 from .geometry import iou
 from .model import Cell, Document, Page, Paragraph, Table
@@ -62,15 +63,22 @@ class Score:
     kpi_fn: int = 0
     prose_chars: int = 0
     prose_edits: int = 0
+    teds_sum: float = 0.0  # TEDS summed over true tables (0 for a table not found)
+    teds_n: int = 0
     conf: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) per true cell
     errors: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # page, row, col, truth, got
+    kpi_conf: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) per extracted record
+    scored: list[tuple[str, Cell, bool]] = field(default_factory=list)  # (table id, cell, right) per matched true cell
 
     def add(self, o: "Score") -> "Score":
         for k in ("tp", "fp", "fn", "cells", "grid_ok", "text_cells", "text_ok", "num_cells", "num_ok",
-                  "empty_cells", "empty_ok", "links", "links_ok", "links_false", "kpi_tp", "kpi_fp", "kpi_fn", "prose_chars", "prose_edits"):
+                  "empty_cells", "empty_ok", "links", "links_ok", "links_false", "kpi_tp", "kpi_fp", "kpi_fn", "prose_chars", "prose_edits",
+                  "teds_sum", "teds_n"):
             setattr(self, k, getattr(self, k) + getattr(o, k))
         self.conf += o.conf
         self.errors += o.errors
+        self.scored += o.scored
+        self.kpi_conf += o.kpi_conf
         return self
 
     @staticmethod
@@ -84,6 +92,7 @@ class Score:
             "tables_precision": p, "tables_recall": r,
             "tables_f1": 2 * p * r / (p + r) if p + r else 0.0,
             "grid": self._r(self.grid_ok, self.cells),
+            "teds": self.teds_sum / self.teds_n if self.teds_n else 1.0,
             "text": self._r(self.text_ok, self.text_cells),
             "numeric": self._r(self.num_ok, self.num_cells),
             "empty": self._r(self.empty_ok, self.empty_cells),
@@ -93,6 +102,9 @@ class Score:
             "kpi_f1": (2 * self.kpi_tp / (2 * self.kpi_tp + self.kpi_fp + self.kpi_fn)
                        if self.kpi_tp + self.kpi_fp + self.kpi_fn else 1.0),
             "auroc": auroc(self.conf), "ece": ece(self.conf),
+            "wrong_below_0.9": (sum(c < 0.9 for c, ok in self.conf if not ok) / sum(not ok for _, ok in self.conf)
+                                if any(not ok for _, ok in self.conf) else 1.0),
+            "kpi_ece": ece(self.kpi_conf) if self.kpi_conf else float("nan"),
             "n_tables": self.tp + self.fn, "n_cells": self.cells, "n_text_cells": self.text_cells,
         }
 
@@ -211,6 +223,10 @@ def score_document(doc: Document, truth: dict) -> Score:
                 by_pos = {pmap[(c.row, c.col, c.rowspan, c.colspan)][:2]: (c, pmap[(c.row, c.col, c.rowspan, c.colspan)])
                           for c in pt.cells}
             tmap = canonical([(c["row"], c["col"], c["rowspan"], c["colspan"]) for c in t["cells"]])
+            s.teds_n += 1
+            if pt is not None:
+                s.teds_sum += teds([(c.row, c.col, c.rowspan, c.colspan, c.text) for c in pt.cells],
+                                   [(c["row"], c["col"], c["rowspan"], c["colspan"], c["text"]) for c in t["cells"]])
             for c in t["cells"]:
                 s.cells += 1
                 key = tmap[(c["row"], c["col"], c["rowspan"], c["colspan"])]
@@ -233,6 +249,7 @@ def score_document(doc: Document, truth: dict) -> Score:
                     s.empty_ok += ok
                 if got is not None:
                     s.conf.append((got.confidence, ok))
+                    s.scored.append((pt.id, got, ok))
         tparas = sorted(tp.get("paragraphs", []), key=lambda p: (p["bbox"][1], p["bbox"][0]))
         truth_prose = prose_norm("".join(p["text"] for p in tparas))
         got_prose = prose_norm("".join(p.text for p in page.paragraphs))
@@ -249,9 +266,93 @@ def score_document(doc: Document, truth: dict) -> Score:
     total.kpi_tp = sum((want & got).values())
     total.kpi_fp = sum((got - want).values())
     total.kpi_fn = sum((want - got).values())
+    left = Counter(want)
+    for k in doc.kpis:
+        key = _kpi_key(k)
+        total.kpi_conf.append((k.confidence, left[key] > 0))
+        left[key] -= 1
     for page_no, ti, (src_page, src_idx), pt in pending_links:
         total.links += 1
         want = match_ids.get((src_page, src_idx))
         if pt is not None and want is not None and pt.continued_from == want:
             total.links_ok += 1
     return total
+
+
+# ------------------------------------------------------------------ TEDS
+class _Node:
+    __slots__ = ("tag", "span", "text", "children")
+
+    def __init__(self, tag: str, span: tuple = (), text: str = "", children: Optional[list] = None):
+        self.tag, self.span, self.text, self.children = tag, span, text, children or []
+
+
+def _tree(cells: list[tuple[int, int, int, int, str]]) -> "_Node":
+    """table -> tr per row -> td (rowspan, colspan, text) in column order, as in PubTabNet's TEDS."""
+    cmap = canonical([c[:4] for c in cells])  # the same cutting of the table compares equal
+    rows: dict[int, list] = {}
+    for cell in cells:
+        r, c, rs, cs = cmap[cell[:4]]
+        text = cell[4]
+        rows.setdefault(r, []).append((c, rs, cs, text))
+    trs = [_Node("tr", children=[_Node("td", (rs, cs), norm(text)) for c, rs, cs, text in sorted(rows[r])])
+           for r in sorted(rows)]
+    return _Node("table", children=trs)
+
+
+def _seq_edit(a: list, b: list, sub) -> float:
+    """Edit distance of two sequences with unit insert/delete costs and ``sub(x, y)`` as the cost
+    of matching x with y."""
+    prev = [float(j) for j in range(len(b) + 1)]
+    for i, x in enumerate(a, 1):
+        cur = [float(i)] + [0.0] * len(b)
+        for j, y in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + sub(x, y))
+        prev = cur
+    return prev[-1]
+
+
+def teds(pred: list[tuple[int, int, int, int, str]], truth: list[tuple[int, int, int, int, str]],
+         structure_only: bool = False, exact: bool = False) -> float:
+    """Tree-edit-distance similarity of two tables given as (row, col, rowspan, colspan, text) cells
+    (Zhong et al. 2020, PubTabNet): 1 - edit distance / the larger tree's node count, over the tree
+    table -> tr -> td. A td renamed to one with other spans costs 1, to one with the same spans the
+    normalised Levenshtein distance of the texts.
+
+    The distance is computed top-down (rows aligned to rows, then cells to cells within matched
+    rows): exact for every edit script that keeps the tr level, which is all that tables need, and
+    fast on 500-cell tables. ``exact=True`` runs the general tree edit distance (APTED, slow)."""
+    from rapidfuzz.distance import Levenshtein
+
+    ta, tb = _tree(pred), _tree(truth)
+    n = max(1 + sum(1 + len(r.children) for r in ta.children), 1 + sum(1 + len(r.children) for r in tb.children))
+
+    def td_cost(a: _Node, b: _Node) -> float:
+        if a.span != b.span:
+            return 1.0
+        return 0.0 if structure_only else Levenshtein.normalized_distance(a.text, b.text)
+
+    if exact:
+        from apted import APTED, Config
+
+        class _Cfg(Config):
+            def rename(self, a, b):
+                if a.tag != b.tag:
+                    return 1.0
+                return td_cost(a, b) if a.tag == "td" else 0.0
+
+            def children(self, node):
+                return node.children
+
+        return 1.0 - APTED(ta, tb, _Cfg()).compute_edit_distance() / n
+
+    prev = [0.0]
+    for r in tb.children:
+        prev.append(prev[-1] + 1 + len(r.children))
+    for ra in ta.children:
+        cur = [prev[0] + 1 + len(ra.children)]
+        for j, rb in enumerate(tb.children, 1):
+            cur.append(min(prev[j] + 1 + len(ra.children), cur[j - 1] + 1 + len(rb.children),
+                           prev[j - 1] + _seq_edit(ra.children, rb.children, td_cost)))
+        prev = cur
+    return 1.0 - prev[-1] / n

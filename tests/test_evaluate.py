@@ -39,3 +39,19 @@ def test_auroc_and_ece():
     assert auroc([(0.3, True), (0.9, False)]) == 0.0
     assert abs(ece([(0.9, True)] * 9 + [(0.9, False)])) < 1e-9
     assert abs(ece([(1.0, False)] * 4) - 1.0) < 1e-9
+
+
+def test_teds_top_down_equals_the_exact_tree_edit_distance():
+    import random
+
+    from extractor.evaluate import teds
+
+    rng = random.Random(0)
+    for k in range(12):
+        truth = [(r, c, 1, 1, str(rng.randint(0, 99))) for r in range(6) for c in range(4)]
+        pred = [x if rng.random() > 0.2 else (x[0], x[1], 1, 1, "x") for x in truth if rng.random() > 0.15]
+        pred = [(r + (1 if r > 3 and k % 2 else 0), c, rs, 2 if (r, c) == (2, 1) and k % 3 == 0 else cs, t)
+                for r, c, rs, cs, t in pred]
+        assert abs(teds(pred, truth) - teds(pred, truth, exact=True)) < 1e-9
+    assert teds(truth, truth) == 1.0
+    assert teds([], truth) < 0.05
