@@ -64,6 +64,11 @@ def _blob_crops(gray: np.ndarray, bw: np.ndarray, s: float, horizontal: bool, ma
     return out
 
 
+# joining ink along y leaves this many times more blobs than along x only on upright (or 180°)
+# pages: measured 1.0-6.9 on upright rendered pages (55% above 1.3), at most 1.04 turned a quarter
+UPRIGHT_BLOB_RATIO = 1.3
+
+
 def detect_quarter_turn(gray: np.ndarray, read: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
                         max_crops: int = 8) -> bool:
     """True when text runs vertically (page turned by 90 or 270 degrees).
@@ -74,10 +79,12 @@ def detect_quarter_turn(gray: np.ndarray, read: Optional[Callable[[list[np.ndarr
     the text direction leaves fewer blobs than joining across it."""
     small, s = _binarize_small(gray)
     bw = _text_ink(small)
+    along_x = len(_blobs(bw, True, 5))
+    along_y = len(_blobs(bw, False, 5))
     if read is None:
-        along_x = len(_blobs(bw, True, 5))
-        along_y = len(_blobs(bw, False, 5))
         return along_y < 0.75 * along_x and along_x > 20
+    if along_y > UPRIGHT_BLOB_RATIO * along_x and along_x > 20:
+        return False  # clearly horizontal text: no need to ask the recogniser
     flat = _blob_crops(gray, bw, s, True, max_crops)
     tall = _blob_crops(gray, bw, s, False, max_crops)
     if len(tall) < 2:
