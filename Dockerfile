@@ -10,6 +10,7 @@ COPY extractor ./extractor
 COPY configs ./configs
 COPY models ./models
 COPY samples ./samples
-RUN pip install .
+# torch's CPU wheels (the default PyPI wheel carries CUDA, several GB)
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu .
 ENTRYPOINT ["extractor"]
 CMD ["--help"]

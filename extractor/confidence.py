@@ -1,12 +1,21 @@
 """Confidence: one number per extracted value from the evidence kept on it.
 
-For now a fixed combination of OCR character probabilities and ruling-line support; the
-calibrated model (fitted on rendered scans) replaces ``cell_confidence`` in a later stage,
-reading the same evidence fields.
+Three layers:
+- ``cell_confidence``: a fixed first score from the OCR character probabilities, the ruling-line
+  support and the ink of an empty cell, set when the cell is read;
+- ``EvidenceModel``: a logistic model over everything known once the whole document is read
+  (the weakest characters, the cell's shape against its column's: a number in a column of numbers
+  with the column's decimals and separators, the arithmetic checks it passed or broke, the name
+  vote), fitted on rendered scans by scripts/calibrate.py and stored in models/calibration.json;
+- ``Calibration``: an isotonic map from that score to the probability of being right.
 """
 from __future__ import annotations
 
-from .model import Cell, OcrEvidence
+import math
+import re
+from typing import Optional, Sequence
+
+from .model import Cell, OcrEvidence, Table
 
 
 def text_confidence(ev: OcrEvidence) -> float:
@@ -83,3 +92,148 @@ def fit_isotonic(scores, right) -> Calibration:
         kx += [lo, hi] if hi > lo else [lo]
         ky += [v, v] if hi > lo else [v]
     return Calibration(kx, ky)
+
+
+# ------------------------------------------------------------------ evidence model
+_NUMBER = re.compile(r"^[-+]?[\d,.]*\d[\d,.]*%?$")
+_WELL_FORMED = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?%?$")
+FEATURES = [
+    "bias", "empty", "ink_empty", "doubt_min", "doubt_min2", "doubt_mean", "log_chars", "lines",
+    "borders_missing", "span_inferred", "numeric", "numeric_col", "text_in_numeric_col", "number_in_text_col",
+    "malformed_number", "decimals_off", "checks_ok", "checks_broken", "name_voted", "header_row",
+    "empty_in_full_col", "doubt_min_numeric", "odd_punct", "edge_punct", "one_char",
+    "table_doubt", "table_borders_missing", "table_low_share", "spans_cols", "spans_rows",
+    "p_min", "p_text", "p_text_sq",
+    "doubt_x_table_doubt", "doubt_x_table_low", "ptext_x_table_low", "empty_x_table_doubt", "doubt_x_missing",
+]
+_ODD = set("•·。|」「'`‘’\"“”_~;；")
+_EDGE_OK = set("%）)")
+
+
+def _doubt(p: float) -> float:
+    """-log10 of the probability of a misread: 0 for a sure character, up to 4."""
+    return min(4.0, -math.log10(max(1e-4, 1.0 - min(p, 0.9999)))) if p < 1 else 4.0
+
+
+def _decimals(t: str) -> Optional[int]:
+    t = t.rstrip("%")
+    return len(t.rpartition(".")[2]) if "." in t else 0
+
+
+def table_features(table: Table) -> list[tuple[Cell, list[float]]]:
+    """One feature vector (``FEATURES`` order) per cell of ``table``."""
+    from collections import Counter
+
+    body = [c for c in table.cells if c.row > 0]
+    texts = {id(c): re.sub(r"\s+", "", c.text or "") for c in table.cells}
+    numeric = {id(c): bool(_NUMBER.match(texts[id(c)])) and any(ch.isdigit() for ch in texts[id(c)]) for c in table.cells}
+    by_col: dict[int, list[Cell]] = {}
+    for c in body:
+        by_col.setdefault(c.col, []).append(c)
+    col_num: dict[int, float] = {}
+    col_dec: dict[int, Optional[int]] = {}
+    col_fill: dict[int, float] = {}
+    for k, cs in by_col.items():
+        filled = [c for c in cs if texts[id(c)]]
+        col_fill[k] = len(filled) / len(cs)
+        nums = [c for c in filled if numeric[id(c)]]
+        col_num[k] = len(nums) / len(filled) if filled else 0.0
+        decs = Counter(_decimals(texts[id(c)]) for c in nums if "." in texts[id(c)] or not texts[id(c)].endswith("%"))
+        col_dec[k] = decs.most_common(1)[0][0] if decs and decs.most_common(1)[0][1] >= 3 else None
+    read = [c.ocr for c in table.cells if c.ocr is not None and c.ocr.n_chars]
+    t_doubt = sum(4.0 - _doubt(e.min_prob) for e in read) / len(read) if read else 0.0
+    t_low = sum(e.min_prob < 0.9 for e in read) / len(read) if read else 0.0
+    t_missing = sum(1.0 - c.structure.borders_seen for c in table.cells) / max(1, len(table.cells))
+    out = []
+    for c in table.cells:
+        t = texts[id(c)]
+        ev = c.ocr or OcrEvidence(n_chars=0)
+        probs = sorted(ev.char_probs) if ev.char_probs else ([ev.min_prob] if ev.n_chars else [])
+        empty = ev.n_chars == 0 or not t
+        cn = col_num.get(c.col, 0.0)
+        is_num = numeric[id(c)]
+        dec = col_dec.get(c.col)
+        checks_ok = sum(1 for x in c.checks if x.startswith("+"))
+        checks_bad = sum(1 for x in c.checks if x.startswith("-"))
+        d_min = _doubt(probs[0]) if probs else 0.0
+        f = [
+            1.0, float(empty), min(1.0, 50 * (ev.ink or 0.0)) if empty else 0.0,
+            0.0 if empty else 4.0 - d_min,
+            0.0 if empty or len(probs) < 2 else 4.0 - _doubt(probs[1]),
+            0.0 if empty else 4.0 - _doubt(ev.mean_prob),
+            0.0 if empty else math.log1p(len(t)), float(max(0, ev.n_lines - 1)),
+            1.0 - c.structure.borders_seen, float(c.structure.span_inferred),
+            float(is_num), cn,
+            float(not empty and not is_num and cn >= 0.8 and c.row > 0),
+            float(is_num and cn < 0.3 and c.row > 0),
+            float(is_num and not _WELL_FORMED.match(t)),
+            float(is_num and dec is not None and _decimals(t) != dec and c.row > 0),
+            float(min(checks_ok, 3)), float(min(checks_bad, 3)),
+            float(any(x.startswith("~") for x in c.checks)), float(c.row == 0),
+            float(empty and col_fill.get(c.col, 0.0) >= 0.9 and c.row > 0),
+            (4.0 - d_min) * float(is_num),
+            float(min(2, sum(ch in _ODD for ch in t))),
+            float(bool(t) and (not (t[0].isalnum() or t[0] in "（(-—≥≤<>+") or
+                               not (t[-1].isalnum() or t[-1] in _EDGE_OK or t[-1] in "-—"))),
+            float(len(t) == 1),
+            t_doubt, t_missing, t_low,
+            float(c.colspan > 1 and c.row > 0), float(c.rowspan > 1),
+            0.0 if empty else ev.min_prob, 0.0 if empty else text_confidence(ev), 0.0 if empty else text_confidence(ev) ** 8,
+        ]
+        f += [f[3] * t_doubt, f[3] * t_low, f[-2] * t_low, f[1] * t_doubt, f[3] * t_missing]
+        out.append((c, f))
+    return out
+
+
+class EvidenceModel:
+    """Logistic regression over ``table_features``: P(cell text right | evidence)."""
+
+    def __init__(self, weights: Sequence[float], features: Sequence[str] = tuple(FEATURES)):
+        if list(features) != FEATURES:
+            raise ValueError("evidence model was fitted on other features; refit it (scripts/calibrate.py)")
+        self.w = list(weights)
+
+    def score(self, f: Sequence[float]) -> float:
+        z = sum(w * x for w, x in zip(self.w, f))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def apply(self, tables: Sequence[Table]) -> None:
+        for t in tables:
+            for c, f in table_features(t):
+                c.confidence = round(self.score(f), 4)
+
+    def to_json(self) -> dict:
+        return {"features": FEATURES, "weights": [round(w, 5) for w in self.w]}
+
+
+def fit_logistic(X, y, l2: float = 1.0, iters: int = 50) -> EvidenceModel:
+    """L2-regularised logistic regression by Newton's method (the bias is not penalised)."""
+    import numpy as np
+
+    X = np.asarray(X, float)
+    y = np.asarray(y, float)
+    w = np.zeros(X.shape[1])
+    reg = np.full(X.shape[1], l2)
+    reg[0] = 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
+        g = X.T @ (p - y) + reg * w
+        H = (X * (p * (1 - p))[:, None]).T @ X + np.diag(reg + 1e-9)
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    return EvidenceModel(w.tolist())
+
+
+def load_calibration(path) -> tuple[Optional[EvidenceModel], Optional[Calibration], Optional[Calibration]]:
+    """(evidence model, cell map, KPI record map) from models/calibration.json."""
+    import json
+    from pathlib import Path
+
+    d = json.loads(Path(path).read_text(encoding="utf-8"))
+    ev = d.get("evidence")
+    model = EvidenceModel(ev["weights"], ev["features"]) if ev else None
+    cells = Calibration(d["cells"]["x"], d["cells"]["y"]) if "cells" in d else Calibration(d["x"], d["y"])
+    kpis = Calibration(d["kpis"]["x"], d["kpis"]["y"]) if "kpis" in d else None
+    return model, cells, kpis

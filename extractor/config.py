@@ -17,6 +17,7 @@ class Settings(BaseModel):
     det_max_side: int = 1600  # prose detection runs on the page scaled to this side
     use_layout: bool = True
     detect_orientation: bool = True
+    kpi_classifier: bool = True  # vote the KPI levels against models/kpi_classifier (needs torch + transformers)
     calibrate: bool = True  # apply models/calibration.json to cell confidences when present
 
     @classmethod

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 BBox = list[float]  # [x0, y0, x1, y1]
 
@@ -34,6 +34,7 @@ class OcrEvidence(BaseModel):
     n_chars: int = 0
     n_lines: int = 0
     char_probs: list[float] = Field(default_factory=list)
+    ink: Optional[float] = None  # fraction of ink pixels inside the cell (cells only)
 
 
 class StructureEvidence(BaseModel):
@@ -159,6 +160,7 @@ class KpiRecord(BaseModel):
     confidence: float
     table_id: str  # the table fragment and row the record was read from
     row: int
+    notes: list[str] = Field(default_factory=list)  # what the levels vote found (filled, disagreed)
 
 
 class Project(BaseModel):

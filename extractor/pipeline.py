@@ -19,6 +19,7 @@ from . import __version__, confidence, ingest, runtime
 from .clean import clean_page
 from .config import Settings
 from .geometry import inside_frac, iou
+from .kpi import levels as kpi_levels
 from .kpi import records as kpi_records
 from .kpi.tables import annotate_tables
 from .kpi.vote import vote_names
@@ -55,7 +56,52 @@ class Pipeline:
         self.layout = LayoutModel(dev, thr) if self.s.use_layout else None
         self.reader = CellReader(self.recognizer, self.detector)
         cal = runtime.project_model("calibration.json")
-        self.calibration = confidence.Calibration.load(cal) if cal.exists() and self.s.calibrate else None
+        self.evidence, self.calibration, self.kpi_calibration = (
+            confidence.load_calibration(cal) if cal.exists() and self.s.calibrate else (None, None, None))
+        self._level_model = None  # the KPI level classifier, loaded on the first document with KPI rows
+
+    def finish(self, doc: Document) -> Document:
+        """The document-level stages, after every page is read. One that fails is recorded on the
+        document and the others still run."""
+        for stage, fn in (("table", link_continuations), ("kpi", annotate_tables), ("kpi", kpi_records.extract),
+                          ("kpi", vote_names), ("validate", validate), ("confidence", self._score_cells),
+                          ("kpi", kpi_records.extract), ("kpi", self._vote_levels), ("confidence", self._calibrate)):
+            try:
+                fn(doc)
+            except Exception as e:
+                log.exception("%s failed on %s", fn.__name__, doc.source)
+                doc.failures.append(Failure(stage=stage, category="error", message=f"{fn.__name__}: {e}"))
+        return doc
+
+    def _score_cells(self, doc: Document) -> None:
+        """Every cell's confidence from all the evidence on it (the KPI records are then rebuilt
+        from these cells, so their confidence follows)."""
+        if self.evidence is not None:
+            self.evidence.apply(doc.tables())
+
+    def _calibrate(self, doc: Document) -> None:
+        if self.calibration is not None:
+            for t in doc.tables():
+                for c in t.cells:
+                    c.confidence = round(self.calibration(c.confidence), 4)
+        if self.kpi_calibration is not None:
+            for k in doc.kpis:
+                k.confidence = round(self.kpi_calibration(k.confidence), 4)
+
+    def _vote_levels(self, doc: Document) -> None:
+        if not doc.kpis or not self.s.kpi_classifier:
+            return
+        if self._level_model is None:
+            from .kpi.classifier import KpiClassifier
+
+            try:
+                self._level_model = KpiClassifier.load(device=None if self.s.device == "auto" else self.s.device)
+            except (ImportError, FileNotFoundError, OSError) as e:
+                self.s.kpi_classifier = False
+                doc.failures.append(Failure(stage="kpi", category="classifier_unavailable",
+                                            message=f"KPI levels not voted: {e}"))
+                return
+        kpi_levels.reconcile(doc, self._level_model)
 
     def _read_score(self, crops: list[np.ndarray]) -> list[float]:
         return [r.mean_prob if r.text else 0.0 for r in self.recognizer(crops)]
@@ -75,20 +121,7 @@ class Pipeline:
                     progress(i + 1, len(numbers))
         finally:
             src.close()
-        # document-level stages: one that fails is recorded and the others still run
-        for stage, fn in (("table", link_continuations), ("kpi", annotate_tables), ("kpi", kpi_records.extract),
-                          ("kpi", vote_names), ("validate", validate)):
-            try:
-                fn(doc)
-            except Exception as e:
-                log.exception("%s failed on %s", fn.__name__, path)
-                doc.failures.append(Failure(stage=stage, category="error", message=f"{fn.__name__}: {e}"))
-        if self.calibration is not None:
-            for t in doc.tables():
-                for c in t.cells:
-                    c.confidence = round(self.calibration(c.confidence), 4)
-            for k in doc.kpis:  # a record's confidence is its weakest cell's: the map is monotone
-                k.confidence = round(self.calibration(k.confidence), 4)
+        self.finish(doc)
         return doc
 
     def _page_from_source(self, src: ingest.Source, n: int, dpi: float) -> Page:
@@ -144,7 +177,7 @@ class Pipeline:
             masked[max(0, y0 - 2):y1 + 3, max(0, x0 - 2):x1 + 3] = 255
         lines: list[_Line] = []
         try:
-            boxes = [b[:4] for b in self.detector(masked, max_side=self.s.det_max_side)]
+            boxes = self._detect_free_text(masked)
             reads = self.reader.read(masked, boxes, inset_px=0, keep_spaces=True)
             lines = [_Line([float(v) for v in b], r.text, r.char_probs) for b, r in zip(boxes, reads) if r.text]
         except Exception as e:
@@ -185,7 +218,7 @@ class Pipeline:
             ev = OcrEvidence(mean_prob=float(np.mean(r.char_probs)) if r.char_probs else 1.0,
                              min_prob=float(min(r.char_probs)) if r.char_probs else 1.0,
                              n_chars=len(r.text), n_lines=r.n_lines,
-                             char_probs=[round(p, 4) for p in r.char_probs])
+                             char_probs=[round(p, 4) for p in r.char_probs], ink=round(float(r.ink), 5))
             st = StructureEvidence(borders_seen=round(float(c.borders_seen), 3),
                                    span_inferred=g.source != "lines", source="lines" if g.source == "lines" else "text")
             cell = Cell(row=c.row, col=c.col, rowspan=c.rowspan, colspan=c.colspan,
@@ -195,6 +228,42 @@ class Pipeline:
         return Table(id=f"p{page_no}-t{index}", bbox=[round(float(v), 1) for v in g.bbox], n_rows=g.n_rows,
                      n_cols=g.n_cols, cells=cells, source="lines" if g.source == "lines" else "text",
                      col_edges=[round(float(v), 1) for v in g.col_edges])
+
+    def _detect_free_text(self, masked: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Text-line boxes on the page with its tables blanked. Only the horizontal bands that
+        still hold ink are searched (stacked into one image, at the scale the whole page would
+        get): on a table page that is the title and unit lines, a fraction of the page."""
+        h, w = masked.shape
+        scale = min(1.0, self.s.det_max_side / max(h, w))
+        rows = np.flatnonzero((masked < 160).sum(axis=1) > 2)
+        bands: list[list[int]] = []
+        pad, gap = 12, 30
+        for y in rows:
+            if bands and y - bands[-1][1] <= gap:
+                bands[-1][1] = int(y)
+            else:
+                bands.append([int(y), int(y)])
+        bands = [[max(0, a - pad), min(h, b + pad + 1)] for a, b in bands]
+        if not bands:
+            return []
+        if sum(b - a for a, b in bands) > 0.6 * h:  # mostly text: the whole page in one go
+            return [b[:4] for b in self.detector(masked, max_side=self.s.det_max_side)]
+        sep = 24
+        parts, offsets, y = [], [], 0
+        for a, b in bands:
+            parts += [masked[a:b], np.full((sep, w), 255, np.uint8)]
+            offsets.append((y, a, b - a))
+            y += b - a + sep
+        stack = np.vstack(parts)
+        found = self.detector(stack, max_side=max(32, int(round(max(stack.shape) * scale))))
+        out = []
+        for x0, y0, x1, y1, _ in found:
+            cy = (y0 + y1) / 2
+            for top, a, n in offsets:
+                if top - sep / 2 <= cy < top + n + sep / 2:
+                    out.append((x0, max(0.0, y0 - top) + a, x1, min(float(n), y1 - top) + a))
+                    break
+        return out
 
     @staticmethod
     def _paragraphs(lines: list[_Line], regions: list[Region]) -> list[Paragraph]:
