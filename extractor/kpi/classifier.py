@@ -24,10 +24,14 @@ TAXONOMY_FILE = Path(__file__).parent / "data" / "kpi_taxonomy.yaml"
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 N_PAIRS = 12
-HINTS = [f"[R{i}]" for i in range(N_PAIRS)]   # the keyword baseline's guess, fed to the model as a token
-SPECIALS = [PAD, UNK, CLS, SEP, MASK] + HINTS
+# hint tokens, the rule-based readings fed to the model (it learns when to trust them):
+KW_HINTS = [f"[K{i}]" for i in range(N_PAIRS)]     # keyword rules on 三级 + 指标值 alone
+EXACT_HINTS = [f"[E{i}]" for i in range(N_PAIRS)]  # 二级 text spells a canonical 二级 name (canonical_level2)
+PREFIX_HINTS = [f"[P{i}]" for i in range(N_PAIRS)]  # 二级 text only starts like one (the baseline's prefix rule)
+NO_L2 = "[N]"                                      # 二级 text empty or unreadable
+SPECIALS = [PAD, UNK, CLS, SEP, MASK] + KW_HINTS + EXACT_HINTS + PREFIX_HINTS + [NO_L2]
 MAX_L2, MAX_L3, MAX_VALUE = 12, 32, 16
-MAX_LEN = 2 + MAX_L2 + 1 + MAX_L3 + 1 + MAX_VALUE + 1
+MAX_LEN = 3 + MAX_L2 + 1 + MAX_L3 + 1 + MAX_VALUE + 1
 
 
 @lru_cache(maxsize=1)
@@ -79,28 +83,40 @@ _RULES = [  # (keywords in 三级 + 指标值, pair), first hit wins
 ]
 
 
-def keyword_baseline(level3: str, value: str, level2_text: str = "") -> tuple[str, str]:
-    """Hand-written rules: the OCR'd 二级 text when it starts like a known 二级 name, else keywords of
-    the 三级 text and 指标值; 产出指标/数量指标 when nothing matches."""
+def level2_reading(level2_text: str) -> tuple[Optional[tuple[str, str]], bool]:
+    """What the OCR'd 二级 text says on its own: (pair, exact). ``exact`` when it spells a canonical
+    name (``canonical_level2``), else the pair whose name it starts like (first 2 chars), else None."""
     t2 = _norm(level2_text)
     exact = canonical_level2(t2)
     if exact:
-        return exact
+        return exact, True
     if len(t2) >= 2:
         if t2.startswith("经济成本"):
-            return "成本指标", "经济成本指标"
+            return ("成本指标", "经济成本指标"), False
         if t2.startswith("社会成本"):
-            return "成本指标", "社会成本指标"
+            return ("成本指标", "社会成本指标"), False
         if t2.startswith("生态环境"):
-            return "成本指标", "生态环境成本指标"
+            return ("成本指标", "生态环境成本指标"), False
         for pre, pair in _PREFIX_ORDER:
             if t2.startswith(pre):
-                return pair
+                return pair, False
+    return None, False
+
+
+def keyword_rules(level3: str, value: str) -> tuple[str, str]:
+    """The keyword rules on the 三级 text and 指标值 alone; 产出指标/数量指标 when nothing matches."""
     text = _norm(level3) + " " + _norm(value)
     for words, pair in _RULES:
         if any(w in text for w in words):
             return pair
     return "产出指标", "数量指标"
+
+
+def keyword_baseline(level3: str, value: str, level2_text: str = "") -> tuple[str, str]:
+    """Hand-written rules: the OCR'd 二级 text when it starts like a known 二级 name, else keywords of
+    the 三级 text and 指标值; 产出指标/数量指标 when nothing matches."""
+    pair, _ = level2_reading(level2_text)
+    return pair or keyword_rules(level3, value)
 
 
 # ------------------------------------------------------------------ char tokenizer
@@ -129,10 +145,14 @@ class CharTokenizer:
         Path(path).write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
 
     def encode(self, level3: str, value: str, level2_text: str) -> tuple[list[int], list[int]]:
-        """[CLS] [R<k>] 二级 [SEP] 三级 [SEP] 指标值 [SEP]; token types 0 / 1 / 2; R<k>: the keyword
-        baseline's class, a hint the model learns when to trust."""
-        hint = HINTS[pairs().index(keyword_baseline(level3, value, level2_text))]
-        ids, types = [self.cls_id, self.index[hint]], [0, 0]
+        """[CLS] [K<k>] [E<k>|P<k>|N] 二级 [SEP] 三级 [SEP] 指标值 [SEP]; token types 0 / 1 / 2.
+        K<k>: the keyword rules' class from 三级 + 指标值; E<k> / P<k>: the class the 二级 text spells
+        exactly / starts like; N: no readable 二级. Hints the model learns when to trust."""
+        prs = pairs()
+        kw = KW_HINTS[prs.index(keyword_rules(level3, value))]
+        pair, exact = level2_reading(level2_text)
+        l2h = NO_L2 if pair is None else (EXACT_HINTS if exact else PREFIX_HINTS)[prs.index(pair)]
+        ids, types = [self.cls_id, self.index[kw], self.index[l2h]], [0, 0, 0]
         for seg, (text, cap) in enumerate(((level2_text, MAX_L2), (level3, MAX_L3), (value, MAX_VALUE))):
             chars = normalize_chars(text)[:cap]
             ids += [self.index.get(c, self.unk_id) for c in chars] + [self.sep_id]
@@ -152,13 +172,20 @@ class CharTokenizer:
 # ------------------------------------------------------------------ the model
 class KpiClassifier:
     """``KpiClassifier.load().predict([(level3, value, level2_text), …])`` ->
-    ``[(level1, level2, probability), …]``."""
+    ``[(level1, level2, probability), …]``; ``probability`` is the temperature-scaled softmax of the
+    predicted pair (calibrated on validation rows, see models/kpi_classifier/README.md)."""
 
     def __init__(self, model, tokenizer: CharTokenizer, labels: list[tuple[str, str]], device: str):
         self.model = model
         self.tokenizer = tokenizer
         self.labels = labels
         self.device = device
+        # temperature scaling of the logits, so that ``prob`` is a calibrated probability; one
+        # temperature for rows whose 二级 text reads as a 二级 name, one for rows where it does not
+        # (those rest on the 三级 text and 指标值 alone). Chosen by the training script on validation
+        # rows, stored in config.json (kpi_temperature, kpi_temperature_no_l2).
+        self.temperature = float(getattr(model.config, "kpi_temperature", 1.0) or 1.0)
+        self.temperature_no_l2 = float(getattr(model.config, "kpi_temperature_no_l2", self.temperature) or 1.0)
 
     @classmethod
     def load(cls, path: Optional[str | Path] = None, device: Optional[str] = None) -> "KpiClassifier":
@@ -194,7 +221,9 @@ class KpiClassifier:
                 logits = self.model(input_ids=torch.tensor(ids, device=self.device),
                                     token_type_ids=torch.tensor(typ, device=self.device),
                                     attention_mask=torch.tensor(att, device=self.device)).logits
-                prob = torch.softmax(logits.float(), dim=-1)
+                temp = torch.tensor([[self.temperature if level2_reading(l2 or "")[0] else self.temperature_no_l2]
+                                     for _, _, l2 in chunk], device=logits.device)
+                prob = torch.softmax(logits.float() / temp, dim=-1)
                 p, k = prob.max(dim=-1)
             for pi, ki in zip(p.tolist(), k.tolist()):
                 l1, l2 = self.labels[ki]
