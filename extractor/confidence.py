@@ -105,9 +105,11 @@ FEATURES = [
     "table_doubt", "table_borders_missing", "table_low_share", "spans_cols", "spans_rows",
     "p_min", "p_text", "p_text_sq",
     "doubt_x_table_doubt", "doubt_x_table_low", "ptext_x_table_low", "empty_x_table_doubt", "doubt_x_missing",
+    "dash", "letters_in_number",
 ]
+_DASH = re.compile(r"^[-—–/]+$")
 _ODD = set("•·。|」「'`‘’\"“”_~;；")
-_EDGE_OK = set("%）)")
+_EDGE_OK = set("%）)：:")
 
 
 def _doubt(p: float) -> float:
@@ -164,7 +166,7 @@ def table_features(table: Table) -> list[tuple[Cell, list[float]]]:
             0.0 if empty else math.log1p(len(t)), float(max(0, ev.n_lines - 1)),
             1.0 - c.structure.borders_seen, float(c.structure.span_inferred),
             float(is_num), cn,
-            float(not empty and not is_num and cn >= 0.8 and c.row > 0),
+            float(not empty and not is_num and not _DASH.match(t) and cn >= 0.8 and c.row > 0),
             float(is_num and cn < 0.3 and c.row > 0),
             float(is_num and not _WELL_FORMED.match(t)),
             float(is_num and dec is not None and _decimals(t) != dec and c.row > 0),
@@ -180,7 +182,8 @@ def table_features(table: Table) -> list[tuple[Cell, list[float]]]:
             float(c.colspan > 1 and c.row > 0), float(c.rowspan > 1),
             0.0 if empty else ev.min_prob, 0.0 if empty else text_confidence(ev), 0.0 if empty else text_confidence(ev) ** 8,
         ]
-        f += [f[3] * t_doubt, f[3] * t_low, f[-2] * t_low, f[1] * t_doubt, f[3] * t_missing]
+        f += [f[3] * t_doubt, f[3] * t_low, f[-2] * t_low, f[1] * t_doubt, f[3] * t_missing,
+              float(bool(_DASH.match(t))), float(bool(re.search(r"\d", t)) and bool(re.search(r"[A-Za-z]", t)) and cn >= 0.5)]
         out.append((c, f))
     return out
 

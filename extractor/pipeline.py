@@ -56,8 +56,12 @@ class Pipeline:
         self.layout = LayoutModel(dev, thr) if self.s.use_layout else None
         self.reader = CellReader(self.recognizer, self.detector)
         cal = runtime.project_model("calibration.json")
-        self.evidence, self.calibration, self.kpi_calibration = (
-            confidence.load_calibration(cal) if cal.exists() and self.s.calibrate else (None, None, None))
+        self.evidence, self.calibration, self.kpi_calibration = None, None, None
+        if cal.exists() and self.s.calibrate:
+            try:
+                self.evidence, self.calibration, self.kpi_calibration = confidence.load_calibration(cal)
+            except (ValueError, KeyError, OSError) as e:  # a stale or broken file: raw scores, said loudly
+                log.warning("confidence calibration not used (%s): %s", cal, e)
         self._level_model = None  # the KPI level classifier, loaded on the first document with KPI rows
 
     def finish(self, doc: Document) -> Document:

@@ -96,8 +96,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reuse", action="store_true", help="reuse cached extractions (pred_raw.json)")
     ap.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the evidence model")
     a = ap.parse_args(argv)
-    pipe = Pipeline()
-    pipe.evidence = pipe.calibration = pipe.kpi_calibration = None  # extract with the raw scores
+    from extractor.config import Settings
+
+    pipe = Pipeline(Settings(calibrate=False))  # extract with the raw scores
     docs = []
     for d in render_set(a.data, a.docs):
         truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))

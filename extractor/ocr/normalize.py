@@ -40,12 +40,18 @@ def _cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
+# the labels of a form's sign-off line, always followed by a colon (负责人：… 联系电话：…)
+FORM_LABEL = re.compile(r"(负责人|经办人|填报人|联系人|联系电话|填报日期|填表日期)$")
+
+
 def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
     """In a table cell's text (a list of (char, probability), changed in place), drop the
     punctuation that Chinese cell text never carries where it was read: a middle dot or bullet
     next to a Chinese character, a ASCII dot or comma between two Chinese characters ("成.本"), and a
     full stop or dot ending a short label that holds no other punctuation ("一般行政管理事务。").
-    Numbers keep their dots and commas: only marks beside Chinese characters are touched."""
+    Numbers keep their dots and commas: only marks beside Chinese characters are touched. A cell
+    that is nothing but a sign-off label (负责人, 联系电话 …) gets back the colon that always follows
+    it, when the scan lost it."""
     i = 0
     while i < len(chars):
         ch = chars[i][0]
@@ -56,12 +62,18 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
             drop = True
         elif ch in ".," and _cjk(prev) and _cjk(nxt):
             drop = True
-        elif ch in ".。" and not nxt and _cjk(prev):
+        elif ch in ".。·" and not nxt and _cjk(prev):
             text = "".join(c for c, _ in chars)
-            drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:")
-        elif ch in ".·" and not prev and _cjk(nxt):
+            if FORM_LABEL.search(text[:-1]):  # "负责人." : the colon's upper dot was lost
+                chars[i] = ("：", chars[i][1])
+            else:
+                drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:")
+        elif ch in ".·," and not prev and (_cjk(nxt) or nxt in "≥≤<>＜＞"):
             drop = True
         if drop:
             chars.pop(i)
         else:
             i += 1
+    text = "".join(c for c, _ in chars)
+    if FORM_LABEL.search(text) and FORM_LABEL.search(text).start() == 0:  # "负责人" alone: its colon was lost
+        chars.append(("：", min(p for _, p in chars)))

@@ -1,0 +1,108 @@
+"""The confidence model: evidence features, the fitted logistic model and the isotonic maps in
+models/calibration.json, on tables with a planted misread."""
+import copy
+
+import numpy as np
+import pytest
+
+from extractor import confidence, runtime
+from extractor.model import Cell, Document, OcrEvidence, Page, Table
+from extractor.validate import validate
+
+HEADER = ["科目编码", "科目名称", "合计", "基本支出", "项目支出"]
+ROWS = [
+    ["201", "一般公共服务支出", "1,021.29", "821.29", "200.00"],
+    ["20131", "党委办公厅（室）及相关机构事务", "1,021.29", "821.29", "200.00"],
+    ["2013101", "行政运行", "821.29", "821.29", ""],
+    ["2013102", "一般行政管理事务", "200.00", "", "200.00"],
+    ["221", "住房保障支出", "8.91", "8.91", ""],
+    ["22102", "住房改革支出", "8.91", "8.91", ""],
+    ["2210201", "住房公积金", "8.91", "8.91", ""],
+    ["合计", "", "1,030.20", "830.20", "200.00"],
+]
+
+
+def _doc(rows, probs=None):
+    """A table as the OCR stage leaves it: every character read with probability 0.995 unless
+    ``probs`` says otherwise for a (row, col)."""
+    probs = probs or {}
+    cells = []
+    for r, row in enumerate([HEADER] + rows):
+        for k, text in enumerate(row):
+            x0, y0 = 100 + 200 * k, 100 + 50 * r
+            p = probs.get((r, k), 0.995)
+            ev = OcrEvidence(mean_prob=p, min_prob=p, n_chars=len(text), n_lines=1 if text else 0,
+                             char_probs=[p] * len(text), ink=0.08 if text else 0.0)
+            cells.append(Cell(row=r, col=k, bbox=[x0, y0, x0 + 200, y0 + 50], text=text, confidence=0.9, ocr=ev))
+    t = Table(id="p1-t0", bbox=[100, 100, 1100, 100 + 50 * (len(rows) + 1)], n_rows=len(rows) + 1, n_cols=5,
+              cells=cells, col_edges=[100 + 200 * k for k in range(6)], kind="t03_expenditure_summary")
+    return Document(source="x", pages=[Page(page=1, width=1654, height=2339, tables=[t])])
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    path = runtime.project_model("calibration.json")
+    model, cells, kpis = confidence.load_calibration(path)
+    assert model is not None and kpis is not None, "models/calibration.json lacks the evidence model"
+    return model, cells
+
+
+def _score(doc, fitted):
+    model, cells = fitted
+    validate(doc)
+    model.apply(doc.tables())
+    for c in doc.tables()[0].cells:
+        c.confidence = cells(c.confidence)
+    return {(c.row, c.col): c for c in doc.tables()[0].cells}
+
+
+def test_clean_table_is_scored_high(fitted):
+    got = _score(_doc(ROWS), fitted)
+    assert min(c.confidence for c in got.values()) > 0.9
+
+
+@pytest.mark.parametrize("row,col,text", [
+    (3, 2, "871.29"),     # a digit misread: the row sum and the 科目 hierarchy break
+    (6, 3, "8.81"),       # 8.91 read as 8.81: the row sum and the hierarchy of 221 break
+    (8, 2, "1,080.20"),   # the grand total misread: the total of the 类 rows breaks
+])
+def test_planted_misread_scores_below_09(fitted, row, col, text):
+    rows = copy.deepcopy(ROWS)
+    rows[row - 1][col] = text
+    got = _score(_doc(rows), fitted)
+    assert got[(row, col)].confidence < 0.9, (text, got[(row, col)].confidence, got[(row, col)].checks)
+
+
+def test_doubtful_characters_lower_the_score(fitted):
+    sure = _score(_doc(ROWS), fitted)
+    doubt = _score(_doc(ROWS, probs={(2, 1): 0.45, (3, 2): 0.45}), fitted)
+    assert doubt[(2, 1)].confidence < sure[(2, 1)].confidence
+    assert doubt[(3, 2)].confidence < sure[(3, 2)].confidence
+
+
+def test_a_letter_in_a_number_column_lowers_the_score(fitted):
+    rows = copy.deepcopy(ROWS)
+    rows[5][3] = "8.9l"  # 1 read as l: the value does not parse, no check can vouch for it
+    got = _score(_doc(rows), fitted)
+    sure = _score(_doc(ROWS), fitted)
+    assert got[(6, 3)].confidence < sure[(6, 3)].confidence
+
+
+def test_fit_logistic_recovers_the_signal():
+    rng = np.random.default_rng(0)
+    X = np.c_[np.ones(4000), rng.normal(size=(4000, len(confidence.FEATURES) - 1))]
+    w = np.zeros(len(confidence.FEATURES)); w[0], w[3] = 1.0, -2.0
+    y = rng.random(4000) < 1 / (1 + np.exp(-X @ w))
+    m = confidence.fit_logistic(X, y, l2=0.1)
+    assert abs(m.w[3] + 2.0) < 0.3 and abs(m.w[0] - 1.0) < 0.3
+
+
+def test_isotonic_map_is_monotone_and_calibrated():
+    rng = np.random.default_rng(1)
+    s = rng.random(5000)
+    y = rng.random(5000) < s ** 2  # the true probability of being right is s²
+    cal = confidence.fit_isotonic(s, y)
+    xs = np.linspace(0, 1, 50)
+    mapped = [cal(x) for x in xs]
+    assert all(a <= b + 1e-12 for a, b in zip(mapped, mapped[1:]))
+    assert abs(cal(0.8) - 0.64) < 0.08
