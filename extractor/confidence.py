@@ -105,7 +105,7 @@ FEATURES = [
     "table_doubt", "table_borders_missing", "table_low_share", "spans_cols", "spans_rows",
     "p_min", "p_text", "p_text_sq",
     "doubt_x_table_doubt", "doubt_x_table_low", "ptext_x_table_low", "empty_x_table_doubt", "doubt_x_missing",
-    "dash", "letters_in_number",
+    "dash", "letters_in_number", "variant_of_common", "repeated",
 ]
 _DASH = re.compile(r"^[-—–/]+$")
 _ODD = set("•·。|」「'`‘’\"“”_~;；")
@@ -122,8 +122,40 @@ def _decimals(t: str) -> Optional[int]:
     return len(t.rpartition(".")[2]) if "." in t else 0
 
 
-def table_features(table: Table) -> list[tuple[Cell, list[float]]]:
-    """One feature vector (``FEATURES`` order) per cell of ``table``."""
+class TextCounts:
+    """How often each cell text occurs in a document, and which rarer texts are near-copies of a
+    common one: headers and labels repeat across a disclosure's tables (科目名称, 项目支出,
+    负责人：), so "童科目名称" next to twenty "科目名称" is most likely a misread."""
+
+    def __init__(self, tables: Sequence[Table]):
+        from collections import Counter
+
+        self.counts = Counter(_key(c.text) for t in tables for c in t.cells if _key(c.text))
+        self.common = [t for t, n in self.counts.most_common(300) if n >= 3]
+        self._variant: dict[str, bool] = {}
+
+    def variant(self, text: str) -> bool:
+        from rapidfuzz.distance import Levenshtein
+
+        k = _key(text)
+        if len(k) < 2 or _NUMBER.match(k):
+            return False
+        if k not in self._variant:
+            n = self.counts.get(k, 0)
+            self._variant[k] = any(m >= 3 * max(1, n) and Levenshtein.distance(k, t, score_cutoff=max(1, len(t) // 5)) <= max(1, len(t) // 5)
+                                   for t in self.common if t != k and abs(len(t) - len(k)) <= max(1, len(t) // 5)
+                                   for m in (self.counts[t],))
+        return self._variant[k]
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", "", text or "")
+
+
+def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tuple[Cell, list[float]]]:
+    """One feature vector (``FEATURES`` order) per cell of ``table``; ``counts``: the document's
+    text counts (the table's own when not given)."""
+    counts = counts or TextCounts([table])
     from collections import Counter
 
     body = [c for c in table.cells if c.row > 0]
@@ -183,7 +215,8 @@ def table_features(table: Table) -> list[tuple[Cell, list[float]]]:
             0.0 if empty else ev.min_prob, 0.0 if empty else text_confidence(ev), 0.0 if empty else text_confidence(ev) ** 8,
         ]
         f += [f[3] * t_doubt, f[3] * t_low, f[-2] * t_low, f[1] * t_doubt, f[3] * t_missing,
-              float(bool(_DASH.match(t))), float(bool(re.search(r"\d", t)) and bool(re.search(r"[A-Za-z]", t)) and cn >= 0.5)]
+              float(bool(_DASH.match(t))), float(bool(re.search(r"\d", t)) and bool(re.search(r"[A-Za-z]", t)) and cn >= 0.5),
+              float(counts.variant(t)), float(not empty and not is_num and counts.counts.get(_key(t), 0) >= 3)]
         out.append((c, f))
     return out
 
@@ -191,8 +224,9 @@ def table_features(table: Table) -> list[tuple[Cell, list[float]]]:
 class EvidenceModel:
     """Logistic regression over ``table_features``: P(cell text right | evidence)."""
 
-    def __init__(self, weights: Sequence[float], features: Sequence[str] = tuple(FEATURES)):
-        if list(features) != FEATURES:
+    def __init__(self, weights: Sequence[float], features: Sequence[str] = tuple(FEATURES),
+                 expected: Optional[Sequence[str]] = None):
+        if list(features) != list(expected or FEATURES):
             raise ValueError("evidence model was fitted on other features; refit it (scripts/calibrate.py)")
         self.w = list(weights)
 
@@ -201,15 +235,16 @@ class EvidenceModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def apply(self, tables: Sequence[Table]) -> None:
+        counts = TextCounts(tables)
         for t in tables:
-            for c, f in table_features(t):
+            for c, f in table_features(t, counts):
                 c.confidence = round(self.score(f), 4)
 
     def to_json(self) -> dict:
         return {"features": FEATURES, "weights": [round(w, 5) for w in self.w]}
 
 
-def fit_logistic(X, y, l2: float = 1.0, iters: int = 50) -> EvidenceModel:
+def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequence[str]] = None) -> EvidenceModel:
     """L2-regularised logistic regression by Newton's method (the bias is not penalised)."""
     import numpy as np
 
@@ -226,7 +261,8 @@ def fit_logistic(X, y, l2: float = 1.0, iters: int = 50) -> EvidenceModel:
         w -= step
         if np.abs(step).max() < 1e-7:
             break
-    return EvidenceModel(w.tolist())
+    names = list(names or FEATURES)
+    return EvidenceModel(w.tolist(), names, expected=names)
 
 
 def load_calibration(path) -> tuple[Optional[EvidenceModel], Optional[Calibration], Optional[Calibration]]:

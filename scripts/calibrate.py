@@ -71,7 +71,8 @@ def raw_extraction(pipe: Pipeline, d: Path, reuse: bool) -> Document:
 def cell_rows(doc: Document, truth: dict) -> list[tuple[list[float], bool]]:
     """(features, right) for every extracted cell matched to a true one."""
     right = {id(c): ok for _, c, ok in score_document(doc, truth).scored}
-    return [(f, right[id(c)]) for t in doc.tables() for c, f in confidence.table_features(t) if id(c) in right]
+    counts = confidence.TextCounts(doc.tables())
+    return [(f, right[id(c)]) for t in doc.tables() for c, f in confidence.table_features(t, counts) if id(c) in right]
 
 
 def kpi_rows(pipe: Pipeline, doc: Document, truth: dict, model: confidence.EvidenceModel) -> list[tuple[float, bool]]:
