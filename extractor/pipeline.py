@@ -46,10 +46,43 @@ class _Line:
     probs: list[float]
 
 
+# ------------------------------------------------------------------ page workers
+_WORKER: Optional["Pipeline"] = None
+_WORKER_SRC: dict = {}
+
+
+def _worker_init(settings: dict) -> None:
+    global _WORKER
+    logging.basicConfig(level=logging.WARNING)
+    _WORKER = Pipeline(Settings(**settings))
+
+
+def _worker_page(path: str, n: int, dpi: float) -> Page:
+    """One page in a worker process; the source stays open for the document's next pages."""
+    if _WORKER_SRC.get("path") != path:
+        if _WORKER_SRC.get("src") is not None:
+            _WORKER_SRC["src"].close()
+        _WORKER_SRC.update(path=path, src=ingest.open_source(path))
+    return _WORKER._page_from_source(_WORKER_SRC["src"], n, dpi)
+
+
+def worker_count(settings: Settings) -> int:
+    import os
+
+    n = settings.workers or (os.cpu_count() or 1)
+    return max(1, n if settings.device != "cuda" else 1)  # one GPU: one process feeds it
+
+
 class Pipeline:
     def __init__(self, settings: Optional[Settings] = None):
         self.s = settings or Settings()
+        self._pool = None
+        self.n_workers = worker_count(self.s)
         dev, thr = self.s.device, self.s.threads
+        if self.n_workers > 1 and not thr:  # the cores are shared out among the page workers
+            import os
+
+            thr = max(1, (os.cpu_count() or 1) // self.n_workers)
         self.recognizer = Recognizer(dev, thr, batch_size=self.s.rec_batch_size)
         self.detector = Detector(dev, thr)
         self.classifier = Classifier(dev, thr)
@@ -119,14 +152,64 @@ class Pipeline:
         doc = Document(source=str(path), n_pages=src.n_pages, extractor_version=__version__)
         try:
             numbers = ingest.parse_page_range(pages, src.n_pages)
-            for i, n in enumerate(numbers):
-                doc.pages.append(self._page_from_source(src, n, dpi))
-                if progress:
-                    progress(i + 1, len(numbers))
+            if self.n_workers > 1 and len(numbers) > 1:
+                src.close()
+                doc.pages = self._pages_in_workers(str(path), numbers, dpi, progress)
+            else:
+                for i, n in enumerate(numbers):
+                    doc.pages.append(self._page_from_source(src, n, dpi))
+                    if progress:
+                        progress(i + 1, len(numbers))
         finally:
             src.close()
         self.finish(doc)
         return doc
+
+    def _pages_in_workers(self, path: str, numbers: list[int], dpi: float, progress: Optional[ProgressFn]) -> list[Page]:
+        """Pages spread over the worker processes (started on first use, kept for later documents).
+        A worker that dies loses only its page, recorded as a failure."""
+        from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing as mp
+
+        if self._pool is None:
+            import os
+
+            thr = self.s.threads or max(1, (os.cpu_count() or 1) // self.n_workers)
+            cfg = self.s.model_dump()
+            cfg.update(workers=1, threads=thr)
+            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_worker_init, initargs=(cfg,))
+        from concurrent.futures.process import BrokenProcessPool
+
+        futures = [self._pool.submit(_worker_page, path, n, dpi) for n in numbers]
+        out: list[Page] = []
+        local = None  # after a worker died: the rest of the document in this process
+        try:
+            for i, (n, f) in enumerate(zip(numbers, futures)):
+                if local is not None:
+                    out.append(self._page_from_source(local, n, dpi))
+                else:
+                    try:
+                        out.append(f.result())
+                    except Exception as e:
+                        log.error("page %d of %s failed in a worker: %s", n, path, e)
+                        out.append(Page(page=n, width=0, height=0, failures=[
+                            Failure(stage="pipeline", category="worker_error", message=str(e) or type(e).__name__, page=n)]))
+                        if isinstance(e, BrokenProcessPool):
+                            self._pool = None
+                            local = ingest.open_source(path)
+                if progress:
+                    progress(i + 1, len(numbers))
+        finally:
+            if local is not None:
+                local.close()
+        return out
+
+    def close(self) -> None:
+        """Stop the page workers (they also stop when the process exits)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def _page_from_source(self, src: ingest.Source, n: int, dpi: float) -> Page:
         try:

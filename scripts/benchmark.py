@@ -70,7 +70,8 @@ def find_docs(root: Path) -> list[Path]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak, plus its children's (a peer's worker process) when they used more."""
+    """This process's peak plus the largest peak among its finished children (a peer's worker,
+    extractor's page workers: these run side by side, so the figure is a lower bound for two)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return (own + kids) / 1024.0
@@ -107,7 +108,10 @@ def run_extractor(docs: list[Path], config: Path | None, errors: int = 0) -> dic
         m = s.summary()
         print(f"  extractor {d.name}: {len(doc.pages)} pages, tables F1 {m['tables_f1']:.3f}, grid {m['grid']:.3f}, "
               f"text {m['text']:.3f}, numeric {m['numeric']:.3f}, prose {m['prose']:.3f}, KPI F1 {m['kpi_f1']:.3f}", flush=True)
-    return _finish(total, page_secs, wall, load_s)
+    pipe.close()  # page workers exit, so their peak memory is counted
+    m = _finish(total, page_secs, wall, load_s)
+    m["workers"] = pipe.n_workers
+    return m
 
 
 def run_floor(docs: list[Path], config: Path | None) -> dict:

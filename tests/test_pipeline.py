@@ -124,3 +124,21 @@ def test_failing_document_stage_is_recorded_and_the_rest_goes_on(pipeline, monke
     doc = pipeline.run(ROOT / "samples" / "sample.pdf", pages="1")
     assert doc.pages[0].tables and doc.pages[0].tables[0].kind  # the stages before and after still ran
     assert [(f.stage, "planted fault" in f.message) for f in doc.failures] == [("validate", True)]
+
+
+@pytest.mark.slow
+def test_page_workers_give_the_same_document(pipeline, tmp_path):
+    """Pages spread over two worker processes come back in order and identical to a serial run."""
+    from extractor.config import Settings
+    from extractor.pipeline import Pipeline
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.pdf"
+    par = Pipeline(Settings(workers=2))
+    try:
+        a = par.run(sample)
+    finally:
+        par.close()
+    serial = Pipeline(Settings(workers=1)).run(sample)
+    assert [p.page for p in a.pages] == [p.page for p in serial.pages] == [1, 2, 3]
+    assert [t.grid() for t in a.tables()] == [t.grid() for t in serial.tables()]
+    assert len(a.kpis) == len(serial.kpis) > 0
