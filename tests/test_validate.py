@@ -3,19 +3,10 @@ name it, and move the confidence of the cells it covers."""
 import copy
 
 from extractor.model import Cell, Document, Page, Project, Table
+from conftest import BUDGET_HEADER, BUDGET_ROWS
 from extractor.validate import validate
 
-HEADER = ["科目编码", "科目名称", "合计", "基本支出", "项目支出"]
-ROWS = [
-    ["201", "一般公共服务支出", "1,021.29", "821.29", "200.00"],
-    ["20131", "党委办公厅（室）及相关机构事务", "1,021.29", "821.29", "200.00"],
-    ["2013101", "行政运行", "821.29", "821.29", ""],
-    ["2013102", "一般行政管理事务", "200.00", "", "200.00"],
-    ["221", "住房保障支出", "8.91", "8.91", ""],
-    ["22102", "住房改革支出", "8.91", "8.91", ""],
-    ["2210201", "住房公积金", "8.91", "8.91", ""],
-    ["合计", "", "1,030.20", "830.20", "200.00"],
-]
+HEADER, ROWS = BUDGET_HEADER, BUDGET_ROWS
 
 
 def _table(rows, tid="p1-t0"):
