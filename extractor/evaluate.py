@@ -103,7 +103,7 @@ class Score:
                        if self.kpi_tp + self.kpi_fp + self.kpi_fn else 1.0),
             "auroc": auroc(self.conf), "ece": ece(self.conf),
             "wrong_below_0.9": (sum(c < 0.9 for c, ok in self.conf if not ok) / sum(not ok for _, ok in self.conf)
-                                if any(not ok for _, ok in self.conf) else 1.0),
+                                if any(not ok for _, ok in self.conf) else float("nan")),
             "kpi_ece": ece(self.kpi_conf) if self.kpi_conf else float("nan"),
             "n_tables": self.tp + self.fn, "n_cells": self.cells, "n_text_cells": self.text_cells,
         }
