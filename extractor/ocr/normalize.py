@@ -47,7 +47,8 @@ FORM_LABEL = re.compile(r"(负责人|经办人|填报人|联系人|联系电话|
 def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
     """In a table cell's text (a list of (char, probability), changed in place), drop the
     punctuation that Chinese cell text never carries where it was read: a middle dot or bullet
-    next to a Chinese character, a ASCII dot or comma between two Chinese characters ("成.本"), and a
+    next to a Chinese character, a ASCII dot between two Chinese characters ("成.本"; an ASCII comma there is a real comma, made
+    full-width), and a
     full stop or dot ending a short label that holds no other punctuation ("一般行政管理事务。").
     Numbers keep their dots and commas: only marks beside Chinese characters are touched. A cell
     that is nothing but a sign-off label (负责人, 联系电话 …) gets back the colon that always follows
@@ -60,8 +61,10 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
         drop = False
         if ch in "·•" and (_cjk(prev) or _cjk(nxt)):
             drop = True
-        elif ch in ".," and _cjk(prev) and _cjk(nxt):
+        elif ch == "." and _cjk(prev) and _cjk(nxt):
             drop = True
+        elif ch == "," and _cjk(prev) and _cjk(nxt):  # a real comma the recogniser read as ASCII
+            chars[i] = ("，", chars[i][1])
         elif ch in ".。·" and not nxt and _cjk(prev):
             text = "".join(c for c, _ in chars)
             if FORM_LABEL.search(text[:-1]):  # "负责人." : the colon's upper dot was lost
