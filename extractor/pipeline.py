@@ -59,17 +59,21 @@ def _worker_init(settings: dict) -> None:
 
 def _worker_page(path: str, n: int, dpi: float) -> Page:
     """One page in a worker process; the source stays open for the document's next pages."""
-    if _WORKER_SRC.get("path") != path:
+    import os
+
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)  # a file rewritten under the same name is opened afresh
+    if _WORKER_SRC.get("key") != key:
         if _WORKER_SRC.get("src") is not None:
             _WORKER_SRC["src"].close()
-        _WORKER_SRC.update(path=path, src=ingest.open_source(path))
+        _WORKER_SRC.update(key=key, src=ingest.open_source(path))
     return _WORKER._page_from_source(_WORKER_SRC["src"], n, dpi)
 
 
 def worker_count(settings: Settings) -> int:
     import os
 
-    n = settings.workers or (os.cpu_count() or 1)
+    n = settings.workers or min(4, os.cpu_count() or 1)  # each worker holds its own models (~1 GB)
     return max(1, n if settings.device != "cuda" else 1)  # one GPU: one process feeds it
 
 
