@@ -141,10 +141,15 @@ class TextCounts:
         if len(k) < 2 or _NUMBER.match(k):
             return False
         if k not in self._variant:
-            n = self.counts.get(k, 0)
-            self._variant[k] = any(m >= 3 * max(1, n) and Levenshtein.distance(k, t, score_cutoff=max(1, len(t) // 5)) <= max(1, len(t) // 5)
-                                   for t in self.common if t != k and abs(len(t) - len(k)) <= max(1, len(t) // 5)
-                                   for m in (self.counts[t],))
+            own = max(1, self.counts.get(k, 0))
+            found = False
+            for t in self.common:  # most common first
+                edits = max(1, len(t) // 5)
+                if (t != k and self.counts[t] >= 3 * own and abs(len(t) - len(k)) <= edits
+                        and Levenshtein.distance(k, t, score_cutoff=edits) <= edits):
+                    found = True
+                    break
+            self._variant[k] = found
         return self._variant[k]
 
 
@@ -155,11 +160,11 @@ def _key(text: str) -> str:
 def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tuple[Cell, list[float]]]:
     """One feature vector (``FEATURES`` order) per cell of ``table``; ``counts``: the document's
     text counts (the table's own when not given)."""
-    counts = counts or TextCounts([table])
     from collections import Counter
 
+    counts = counts or TextCounts([table])
     body = [c for c in table.cells if c.row > 0]
-    texts = {id(c): re.sub(r"\s+", "", c.text or "") for c in table.cells}
+    texts = {id(c): _key(c.text) for c in table.cells}
     numeric = {id(c): bool(_NUMBER.match(texts[id(c)])) and any(ch.isdigit() for ch in texts[id(c)]) for c in table.cells}
     by_col: dict[int, list[Cell]] = {}
     for c in body:

@@ -87,6 +87,7 @@ class Pipeline:
             import os
 
             thr = max(1, (os.cpu_count() or 1) // self.n_workers)
+        self._threads = thr
         self.recognizer = Recognizer(dev, thr, batch_size=self.s.rec_batch_size)
         self.detector = Detector(dev, thr)
         self.classifier = Classifier(dev, thr)
@@ -172,18 +173,15 @@ class Pipeline:
     def _pages_in_workers(self, path: str, numbers: list[int], dpi: float, progress: Optional[ProgressFn]) -> list[Page]:
         """Pages spread over the worker processes (started on first use, kept for later documents).
         A worker that dies loses only its page, recorded as a failure."""
-        from concurrent.futures import ProcessPoolExecutor
         import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         if self._pool is None:
-            import os
-
-            thr = self.s.threads or max(1, (os.cpu_count() or 1) // self.n_workers)
             cfg = self.s.model_dump()
-            cfg.update(workers=1, threads=thr)
+            cfg.update(workers=1, threads=self._threads)
             self._pool = ProcessPoolExecutor(self.n_workers, mp_context=mp.get_context("spawn"),
                                              initializer=_worker_init, initargs=(cfg,))
-        from concurrent.futures.process import BrokenProcessPool
 
         futures = [self._pool.submit(_worker_page, path, n, dpi) for n in numbers]
         out: list[Page] = []

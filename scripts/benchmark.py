@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from extractor.evaluate import Score, score_document  # noqa: E402
+from extractor.evaluate import Score  # noqa: E402
+from peers.bench import score_and_report  # noqa: E402
 
 SEEDS_DIR = ROOT.parent / "shared" / "seeds"
 MAX_PAGES = 12
@@ -101,13 +102,8 @@ def run_extractor(docs: list[Path], config: Path | None, errors: int = 0) -> dic
         doc = pipe.run(d / "doc.pdf", dpi=truth.get("dpi", 200))
         wall += time.perf_counter() - t0
         page_secs += [p.seconds or 0.0 for p in doc.pages]
-        s = score_document(doc, truth)
-        for e in s.errors[:errors]:
-            print(f"    {d.name}: wrong p%d r%d c%d truth=%r got=%r" % e)
-        total.add(s)
-        m = s.summary()
-        print(f"  extractor {d.name}: {len(doc.pages)} pages, tables F1 {m['tables_f1']:.3f}, grid {m['grid']:.3f}, "
-              f"text {m['text']:.3f}, numeric {m['numeric']:.3f}, prose {m['prose']:.3f}, KPI F1 {m['kpi_f1']:.3f}", flush=True)
+        total.add(score_and_report("extractor", d, doc, truth, errors,
+                                   "numeric {numeric:.3f}, prose {prose:.3f}, KPI F1 {kpi_f1:.3f}"))
     pipe.close()  # page workers exit, so their peak memory is counted
     m = _finish(total, page_secs, wall, load_s)
     m["workers"] = pipe.n_workers

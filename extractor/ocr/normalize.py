@@ -78,5 +78,5 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
         else:
             i += 1
     text = "".join(c for c, _ in chars)
-    if FORM_LABEL.search(text) and FORM_LABEL.search(text).start() == 0:  # "负责人" alone: its colon was lost
+    if FORM_LABEL.match(text):  # "负责人" alone: its colon was lost
         chars.append(("：", min(p for _, p in chars)))

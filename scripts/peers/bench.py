@@ -48,6 +48,17 @@ def semantic(doc: Document) -> None:
             print(f"    {fn.__name__} failed: {e}", file=sys.stderr)
 
 
+def score_and_report(label: str, d: Path, doc: Document, truth: dict, errors: int, tail: str) -> Score:
+    """Score one document, print its wrong cells (up to ``errors``) and a summary line."""
+    s = score_document(doc, truth)
+    for e in s.errors[:errors]:
+        print(f"    {d.name}: wrong p%d r%d c%d truth=%r got=%r" % e)
+    m = s.summary()
+    print(f"  {label} {d.name}: {len(doc.pages)} pages, tables F1 {m['tables_f1']:.3f}, grid {m['grid']:.3f}, "
+          f"text {m['text']:.3f}, {tail.format(**m)}", flush=True)
+    return s
+
+
 def run_peer(peer, docs: list[Path], pages: str | None, sem: bool, errors: int = 0) -> dict:
     total = Score()
     secs: list[float] = []
@@ -80,13 +91,8 @@ def run_peer(peer, docs: list[Path], pages: str | None, sem: bool, errors: int =
         secs += [p.seconds or 0.0 for p in doc.pages]
         t = dict(truth)
         t["pages"] = [p for p in truth["pages"] if p["page"] in set(numbers)]
-        s = score_document(doc, t)
-        for e in s.errors[:errors]:
-            print(f"    {d.name}: wrong p%d r%d c%d truth=%r got=%r" % e)
-        total.add(s)
-        m = s.summary()
-        print(f"  {peer.name} {d.name}: {len(doc.pages)} pages, tables F1 {m['tables_f1']:.3f}, grid {m['grid']:.3f}, "
-              f"text {m['text']:.3f}, {statistics.mean(p.seconds or 0 for p in doc.pages):.2f} s/page", flush=True)
+        mean_s = statistics.mean(p.seconds or 0 for p in doc.pages)
+        total.add(score_and_report(peer.name, d, doc, t, errors, f"{mean_s:.2f} s/page"))
     m = total.summary()
     m.update(pages=len(secs), failed_pages=failed, sec_mean=statistics.mean(secs) if secs else 0.0,
              sec_median=statistics.median(secs) if secs else 0.0, sec_worst=max(secs) if secs else 0.0)
