@@ -1,4 +1,5 @@
-"""Command line: ``extractor extract INPUT -o OUT.json [--csv DIR] [--dpi N] [--pages 1-5]``."""
+"""Command line: ``extractor extract INPUT -o OUT.json [--csv DIR] [--dpi N] [--pages 1-5]``,
+``extractor schema``, ``extractor db upgrade|info [--db URL]``."""
 from __future__ import annotations
 
 import logging
@@ -81,6 +82,52 @@ def schema() -> None:
     from .export import json_schema
 
     click.echo(json_schema())
+
+
+@main.group()
+def db() -> None:
+    """The database of the extraction service (see README, "Store (database)")."""
+
+
+_DB_OPTION = click.option(
+    "--db", "url", envvar="EXTRACTOR_DB_URL", show_envvar=True,
+    help="Database URL (sqlite:///path.db, postgresql://user@host/name) or a SQLite file path; "
+         "default: sqlite:///extractor.db in the current directory.")
+
+
+@db.command("upgrade")
+@_DB_OPTION
+def db_upgrade(url):
+    """Create the schema or migrate it to the newest revision."""
+    from .store import Store
+
+    with Store(url) as store:
+        before = store.revision()
+        store.upgrade()
+        after = store.revision()
+        where = store.engine.url.render_as_string(hide_password=True)
+    click.echo(f"{where}: " + (f"at revision {after} (already)" if before == after
+                                else f"migrated {before or 'empty database'} -> {after}"))
+
+
+@db.command("info")
+@_DB_OPTION
+def db_info(url):
+    """The database's schema revision and how many documents and jobs it holds."""
+    from .store import Store
+
+    with Store(url) as store:
+        rev, head = store.revision(), store.head_revision()
+        click.echo(f"database  {store.engine.url.render_as_string(hide_password=True)}")
+        click.echo(f"revision  {rev or 'none (run: extractor db upgrade)'}"
+                   + ("" if rev == head else f" (newest: {head})"))
+        if rev is None:
+            return
+        counts = store.counts()
+        for what in ("documents", "jobs"):
+            c = counts[what]
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+            click.echo(f"{what:<9} {sum(c.values())}" + (f" ({detail})" if detail else ""))
 
 
 if __name__ == "__main__":
