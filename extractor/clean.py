@@ -69,42 +69,68 @@ def _blob_crops(gray: np.ndarray, bw: np.ndarray, s: float, horizontal: bool, ma
 UPRIGHT_BLOB_RATIO = 1.3
 
 
-def detect_quarter_turn(gray: np.ndarray, read: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
-                        max_crops: int = 8) -> bool:
-    """True when text runs vertically (page turned by 90 or 270 degrees).
+# A page whose first few flat text lines read upright with this mean character confidence (and at
+# least this many characters) is upright: on 452 rendered pages turned 90/180/270 degrees none did
+# (best 0.915 with 8 characters), against 67% of the same pages upright.
+UPRIGHT_READ_CONF, UPRIGHT_READ_CHARS, UPRIGHT_READ_LINES = 0.95, 12, 4
 
-    Candidate text lines are taken both ways (blobs joined along x, and along y); the recogniser
+ReadFn = Callable[[list[np.ndarray]], list[tuple[float, int]]]  # crops -> (mean char confidence, n chars)
+
+
+def _mean_read(reads) -> float:
+    scores = [v for v, n in reads if n > 0]  # nothing read (a line remnant) tells nothing
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def detect_quarter_turn(gray: np.ndarray, read: Optional[ReadFn] = None, max_crops: int = 8,
+                        ink: Optional[tuple[np.ndarray, float]] = None) -> tuple[bool, bool]:
+    """(turned, surely_upright): turned is True when text runs vertically (page turned by 90 or
+    270 degrees); surely_upright when the page was shown to read upright as it is (no 0/180 check
+    is then needed).
+
+    Cheap tests first: blob counts (clearly horizontal text), then the recogniser on the page's
+    first few flat lines as they stand (clean upright text reads with high confidence). Otherwise
+    candidate text lines are taken both ways (blobs joined along x, and along y); the recogniser
     reads each set (the vertical ones turned a quarter both ways) and the way that reads with the
     higher character confidence wins. With no recogniser, blob counts decide: joining ink along
     the text direction leaves fewer blobs than joining across it."""
-    small, s = _binarize_small(gray)
-    bw = _text_ink(small)
+    if ink is None:
+        small, s = _binarize_small(gray)
+        ink = _text_ink(small), s
+    bw, s = ink
     along_x = len(_blobs(bw, True, 5))
     along_y = len(_blobs(bw, False, 5))
     if read is None:
-        return along_y < 0.75 * along_x and along_x > 20
+        return along_y < 0.75 * along_x and along_x > 20, False
     if along_y > UPRIGHT_BLOB_RATIO * along_x and along_x > 20:
-        return False  # clearly horizontal text: no need to ask the recogniser
+        return False, False  # clearly horizontal text: no need to ask the recogniser
     flat = _blob_crops(gray, bw, s, True, max_crops)
+    first = read(flat[:UPRIGHT_READ_LINES]) if flat else []
+    if _mean_read(first) >= UPRIGHT_READ_CONF and sum(n for _, n in first) >= UPRIGHT_READ_CHARS:
+        return False, True
     tall = _blob_crops(gray, bw, s, False, max_crops)
     if len(tall) < 2:
-        return False
-    def mean_read(scores) -> float:
-        scores = [v for v in scores if v > 0]  # nothing read (a line remnant) tells nothing
-        return float(np.mean(scores)) if scores else 0.0
+        return False, False
+
+    def best(a, b):
+        return [max(x, y) for x, y in zip(a, b)]
 
     # lines running along x read either way up (0/180 is settled later)
-    up = mean_read(np.maximum(read(flat), read([cv2.rotate(c, cv2.ROTATE_180) for c in flat]))) if flat else 0.0
+    up = _mean_read(best(first + read(flat[UPRIGHT_READ_LINES:]), read([cv2.rotate(c, cv2.ROTATE_180) for c in flat]))) if flat else 0.0
     cw = read([cv2.rotate(c, cv2.ROTATE_90_CLOCKWISE) for c in tall])
     ccw = read([cv2.rotate(c, cv2.ROTATE_90_COUNTERCLOCKWISE) for c in tall])
-    turned = mean_read(np.maximum(cw, ccw))
-    return turned > up + 0.1
+    turned = _mean_read(best(cw, ccw))
+    return turned > up + 0.1, False
 
 
-def _line_crops(gray: np.ndarray, max_crops: int = 24) -> list[np.ndarray]:
-    """Crops of the widest text-line blobs (no ruling lines) for the direction classifier."""
-    bw, s = _binarize_small(gray)
-    stats = _blobs(_text_ink(bw), True)
+def _line_crops(gray: np.ndarray, max_crops: int = 24, ink: Optional[tuple[np.ndarray, float]] = None) -> list[np.ndarray]:
+    """Crops of the widest text-line blobs (no ruling lines) for the direction classifier.
+    ``ink``: the page's text ink at a small scale and that scale, when already computed."""
+    if ink is None:
+        small, s = _binarize_small(gray)
+        ink = _text_ink(small), s
+    bw, s = ink
+    stats = _blobs(bw, True)
     cand = [st for st in stats if st[2] > 3 * st[3] and 6 <= st[3] <= 60 and st[2] > 30]
     cand.sort(key=lambda st: -st[2])
     crops = []
@@ -118,8 +144,9 @@ def _line_crops(gray: np.ndarray, max_crops: int = 24) -> list[np.ndarray]:
     return crops
 
 
-def detect_upside_down(gray: np.ndarray, classify: Callable[[list[np.ndarray]], list[float]]) -> bool:
-    crops = _line_crops(gray)
+def detect_upside_down(gray: np.ndarray, classify: Callable[[list[np.ndarray]], list[float]],
+                       ink: Optional[tuple[np.ndarray, float]] = None) -> bool:
+    crops = _line_crops(gray, ink=ink)
     if not crops:
         return False
     p = np.array(classify(crops))
@@ -142,6 +169,9 @@ def estimate_skew(gray: np.ndarray, max_angle: float = 5.0) -> float:
         ys, xs = np.nonzero(labels[y:y + bh, x:x + bwid] == k)
         if len(xs) < 20:
             continue
+        if len(xs) > 600:  # a long ruling line has thousands of pixels: an even sample fits the same line
+            step = len(xs) // 600 + 1
+            xs, ys = xs[::step], ys[::step]
         # fit a line through the column-wise centres (robust to thickness)
         vx, vy, _, _ = cv2.fitLine(np.column_stack([xs, ys]).astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
         a = float(np.degrees(np.arctan2(vy, vx)))
@@ -166,15 +196,19 @@ def refine_skew(gray: np.ndarray, angle: float, span: float = 0.6, step: float =
     bw, _ = _binarize_small(gray, 1000)
     h, w = bw.shape
     c = (w / 2.0, h / 2.0)
-    best, best_score = angle, -1.0
-    for a in np.arange(angle - span, angle + span + 1e-9, step):
-        m = cv2.getRotationMatrix2D(c, float(a), 1.0)
-        r = cv2.warpAffine(bw, m, (w, h), flags=cv2.INTER_LINEAR)
-        prof = r.sum(axis=1, dtype=np.float64)
-        score = float(np.sum(prof ** 2))
-        if score > best_score:
-            best, best_score = float(a), score
-    return best
+    scores: dict[float, float] = {}
+
+    def score(a: float) -> float:
+        a = round(a, 4)
+        if a not in scores:
+            r = cv2.warpAffine(bw, cv2.getRotationMatrix2D(c, a, 1.0), (w, h), flags=cv2.INTER_LINEAR)
+            scores[a] = float(np.sum(r.sum(axis=1, dtype=np.float64) ** 2))
+        return scores[a]
+
+    # coarse steps of 3x, then the fine step around the best coarse angle (13 rotations, not 25)
+    coarse = max(angle - span, min(angle + span, max(np.arange(angle - span, angle + span + 1e-9, 3 * step), key=score)))
+    fine = [a for a in np.arange(coarse - 2 * step, coarse + 2 * step + 1e-9, step) if abs(a - angle) <= span + 1e-9]
+    return float(max(fine, key=score))
 
 
 def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
@@ -185,15 +219,18 @@ def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
 
 
 def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
-               read: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
-               min_skew: float = 0.1) -> CleanResult:
-    """``classify``: crops -> probability each is upside down; ``read``: crops -> mean character
-    confidence of the recogniser on each (used to tell a quarter-turned page)."""
+               read: Optional[ReadFn] = None, min_skew: float = 0.1) -> CleanResult:
+    """``classify``: crops -> probability each is upside down; ``read``: crops -> (mean character
+    confidence, number of characters) of the recogniser on each (tells a quarter-turned page)."""
     rotation = 0
-    if detect_quarter_turn(gray, read):
+    small, s = _binarize_small(gray)
+    ink = _text_ink(small), s
+    turned, upright = detect_quarter_turn(gray, read, ink=ink)
+    if turned:
         gray = cv2.rotate(gray, cv2.ROTATE_90_CLOCKWISE)
         rotation = 90
-    if classify is not None and detect_upside_down(gray, classify):
+        ink = None
+    if classify is not None and not upright and detect_upside_down(gray, classify, ink):
         gray = cv2.rotate(gray, cv2.ROTATE_180)
         rotation = (rotation + 180) % 360
     angle = estimate_skew(gray)

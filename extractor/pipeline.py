@@ -25,7 +25,7 @@ from .kpi.tables import annotate_tables
 from .kpi.vote import vote_names
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
-from .ocr.cells import CellReader
+from .ocr.cells import CellReader, ReadJob
 from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
 from .table import GridTable, find_tables, table_from_text_boxes
@@ -145,8 +145,8 @@ class Pipeline:
                 return
         kpi_levels.reconcile(doc, self._level_model)
 
-    def _read_score(self, crops: list[np.ndarray]) -> list[float]:
-        return [r.mean_prob if r.text else 0.0 for r in self.recognizer(crops)]
+    def _read_score(self, crops: list[np.ndarray]) -> list[tuple[float, int]]:
+        return [(r.mean_prob, len(r.text.strip())) for r in self.recognizer(crops)]
 
     # ------------------------------------------------------------------ documents
     def run(self, path: str | Path, pages: Optional[str] = None, dpi: Optional[float] = None,
@@ -264,30 +264,39 @@ class Pipeline:
         for g in grids:
             x0, y0, x1, y1 = (int(v) for v in g.bbox)
             masked[max(0, y0 - 2):y1 + 3, max(0, x0 - 2):x1 + 3] = 255
-        lines: list[_Line] = []
+        boxes: list = []
         try:
             boxes = self._detect_free_text(masked)
-            reads = self.reader.read(masked, boxes, inset_px=0, keep_spaces=True)
-            lines = [_Line([float(v) for v in b], r.text, r.char_probs) for b, r in zip(boxes, reads) if r.text]
         except Exception as e:
             failures.append(Failure(stage="ocr", category="error", message=f"text lines: {e}", page=number))
+        # the prose lines and every ruled table: one batched recognition for the whole page
+        reads = self._read_all([ReadJob(masked, boxes, inset_px=0, keep_spaces=True)]
+                               + [ReadJob(gray, [c.bbox for c in g.cells]) for g in grids], failures, number)
+        lines = [_Line([float(v) for v in b], r.text, r.char_probs) for b, r in zip(boxes, reads[0] or []) if r.text]
+        ruled = list(zip(grids, reads[1:]))
 
         # layout tables with no ruled grid: rebuild from text alignment
+        fallback: list[GridTable] = []
         for lt in layout_tables:
             if any(iou(lt, g.bbox) > 0.3 or inside_frac(lt, g.bbox) > 0.6 for g in grids):
                 continue
             inside = [ln for ln in lines if inside_frac(ln.bbox, lt) > 0.6]
             if len(inside) >= 4:
                 try:
-                    grids.append(table_from_text_boxes([tuple(ln.bbox) for ln in inside], tuple(lt)))
+                    fallback.append(table_from_text_boxes([tuple(ln.bbox) for ln in inside], tuple(lt)))
                 except Exception as e:
                     failures.append(Failure(stage="table", category="text_fallback", message=str(e), page=number))
-        grids.sort(key=lambda g: (g.bbox[1], g.bbox[0]))
+        if fallback:
+            ruled += list(zip(fallback, self._read_all([ReadJob(gray, [c.bbox for c in g.cells]) for g in fallback],
+                                                       failures, number)))
+        ruled.sort(key=lambda gr: (gr[0].bbox[1], gr[0].bbox[0]))
 
         tables = []
-        for ti, g in enumerate(grids):
+        for ti, (g, cell_reads) in enumerate(ruled):
+            if cell_reads is None:
+                continue
             try:
-                tables.append(self._read_table(gray, g, number, ti))
+                tables.append(self._table_from_reads(g, cell_reads, number, ti))
             except Exception as e:
                 failures.append(Failure(stage="ocr", category="error", message=f"table {ti}: {e}", page=number))
         in_table = [t.bbox for t in tables]
@@ -300,8 +309,23 @@ class Pipeline:
         page.seconds = round(time.perf_counter() - t0, 3)
         return page
 
-    def _read_table(self, gray: np.ndarray, g: GridTable, page_no: int, index: int) -> Table:
-        reads = self.reader.read(gray, [c.bbox for c in g.cells])
+    def _read_all(self, jobs: list[ReadJob], failures: list[Failure], number: int) -> list[Optional[list]]:
+        """Every job's reads in one batched call; if that fails, job by job, so one bad table
+        loses only itself (None in its place, with the failure recorded)."""
+        try:
+            return self.reader.read_groups(jobs)
+        except Exception:
+            out: list[Optional[list]] = []
+            for i, job in enumerate(jobs):
+                try:
+                    out.append(self.reader.read_groups([job])[0])
+                except Exception as e:
+                    what = "text lines" if job.keep_spaces else f"table {i - int(jobs[0].keep_spaces)}"
+                    failures.append(Failure(stage="ocr", category="error", message=f"{what}: {e}", page=number))
+                    out.append(None)
+            return out
+
+    def _table_from_reads(self, g: GridTable, reads: list, page_no: int, index: int) -> Table:
         cells = []
         for c, r in zip(g.cells, reads):
             ev = OcrEvidence(mean_prob=float(np.mean(r.char_probs)) if r.char_probs else 1.0,

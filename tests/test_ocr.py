@@ -57,6 +57,23 @@ def test_cells_empty_dash_speck_and_wrapped(reader):
     assert r[3].text == "市县（区）财政资金" and r[3].n_lines == 2  # wrapped text joined without the break
 
 
+def test_box_cutting_through_text_is_widened_to_the_whole_glyphs(reader):
+    """A grid that lost a table's faint outer border puts the cell's edge inside the text: the
+    crop moves out to the first clear column, so no radical is cut off (绩 read as 责)."""
+    f = ImageFont.truetype(FONT, 29)
+    im = Image.new("L", (700, 200), 255)
+    d = ImageDraw.Draw(im)
+    d.text((60, 80), "绩效指标", font=f, fill=0)
+    d.text((400, 80), "经济成本指标", font=f, fill=0)
+    gray = np.array(im)
+    ink = np.flatnonzero((gray < 128).any(axis=0))
+    first = int(ink[0])
+    # the left box starts 6 px inside the first glyph; the right one ends inside its last glyph
+    boxes = [(first + 6, 40, 330, 160), (380, 40, int(ink[-1]) - 6, 160)]
+    r = reader.read(gray, boxes, inset_px=0)
+    assert [x.text for x in r] == ["绩效指标", "经济成本指标"]
+
+
 def test_fix_numeric_only_touches_numbers():
     assert fix_numeric("O") == "0"
     assert fix_numeric("1,O21.29") == "1,021.29"
@@ -81,6 +98,9 @@ def test_decimal_point_read_as_comma_is_restored(raw, want):
     ("生态环境成.本", "生态环境成本"), ("有效保障·", "有效保障"), (".≥3年", "≥3年"), ("负责人.", "负责人："), ("负责人", "负责人："), ("经办人：", "经办人："),
     # real punctuation and numbers stay
     ("用于保障，确保资金安全。", "用于保障，确保资金安全。"), ("工作计划,经单位研究", "工作计划，经单位研究"), ("1,021.29", "1,021.29"), ("2024.12", "2024.12"), ("≥95%", "≥95%"),
+    # a speck read as a dot inside a date or code; a figure keeps its decimals
+    ("20241.007155159", "20241007155159"), ("1381.2345678", "13812345678"), ("1,021.29", "1,021.29"), ("3.1416", "3.1416"), ("1.021.29", "1.021.29"),
+    ("，30305", "30305"), (",1,021.29", "1,021.29"),
 ])
 def test_specks_read_as_punctuation_are_dropped(raw, want):
     from extractor.ocr.normalize import drop_speck_punct
@@ -88,3 +108,16 @@ def test_specks_read_as_punctuation_are_dropped(raw, want):
     chars = [(c, 0.9) for c in raw]
     drop_speck_punct(chars)
     assert "".join(c for c, _ in chars) == want
+
+
+def test_doubtful_stub_of_ruling_beside_chinese_text_is_trimmed():
+    from extractor.ocr.cells import _trim_specks
+
+    for chars, want in [
+        ([("效", 1.0), ("益", 1.0), ("1", 0.16)], "效益"),  # a stub of the cell's border read as "1"
+        ([("i", 0.3), ("社", 1.0), ("会", 1.0)], "社会"),
+        ([("第", 1.0), ("1", 0.95)], "第1"),  # a confidently read digit stays
+        ([("1", 0.3), ("2", 1.0)], "12"),  # only beside Chinese characters
+    ]:
+        _trim_specks(chars)
+        assert "".join(c for c, _ in chars) == want

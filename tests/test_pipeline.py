@@ -69,6 +69,28 @@ def test_orientation_is_detected_and_undone(pipeline, rotation):
     _check(page, tp, min_text=0.95)
 
 
+def test_upright_page_is_settled_by_reading_a_few_lines(pipeline, monkeypatch):
+    """A page whose blobs do not clearly say "horizontal" is settled by the recogniser reading its
+    first few flat lines upright: no quarter-turned reads and no 0/180 classifier are needed."""
+    from extractor import clean
+
+    img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=5, severity="light")
+    monkeypatch.setattr(clean, "UPRIGHT_BLOB_RATIO", 1e9)  # the blob shortcut never applies
+    calls = []
+
+    def read(crops):
+        calls.append(len(crops))
+        return pipeline._read_score(crops)
+
+    res = clean.clean_page(img, lambda crops: (_ for _ in ()).throw(AssertionError("classifier ran")), read)
+    assert res.rotation == 0 and calls == [clean.UPRIGHT_READ_LINES]
+    for rotation in (90, 180, 270):  # a turned page never passes for upright
+        turned, _ = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=5, severity="light", rotation=rotation)
+        small, s = clean._binarize_small(turned)
+        _, upright = clean.detect_quarter_turn(turned, pipeline._read_score)
+        assert not upright
+
+
 @pytest.mark.parametrize("skew", [-3.5, 2.0])
 def test_deskew_recovers_angle_and_grid(pipeline, skew):
     img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=7, severity="medium", skew=skew)

@@ -46,7 +46,7 @@ class Recognizer:
     """Text-line recognition with per-character probabilities, batched over many crops."""
 
     def __init__(self, device: str = "auto", threads: int = 0, batch_size: int = 24,
-                 max_width: int = 1600, max_batch_width: int = 12000):
+                 max_width: int = 1600, max_batch_width: int = 12000, width_ratio: float = 1.35):
         path = str(runtime.rapidocr_model(REC_MODEL))
         self.sess = runtime.session(path, device, threads)
         meta = self.sess.get_modelmeta().custom_metadata_map
@@ -55,6 +55,7 @@ class Recognizer:
         self.batch_size = batch_size
         self.max_width = max_width
         self.max_batch_width = max_batch_width  # summed crop widths per call: bounds activation memory
+        self.width_ratio = width_ratio  # widest / narrowest crop in one call (the rest is padding)
 
     def _resize(self, img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]
@@ -74,7 +75,7 @@ class Recognizer:
             # batch crops of similar width: stop when padding would more than double the smallest
             j = i + 1
             w0 = widths[order[i]]
-            while (j < len(order) and j - i < self.batch_size and widths[order[j]] <= max(2 * w0, w0 + 64)
+            while (j < len(order) and j - i < self.batch_size and widths[order[j]] <= max(self.width_ratio * w0, w0 + 64)
                    and (j - i + 1) * widths[order[j]] <= self.max_batch_width):
                 j += 1
             idx = order[i:j]

@@ -44,6 +44,24 @@ def _cjk(ch: str) -> bool:
 FORM_LABEL = re.compile(r"(负责人|经办人|填报人|联系人|联系电话|填报日期|填表日期)$")
 
 
+# a dot read with less confidence than this inside a long run of digits is a speck
+SPECK_DOT_DOUBT = 0.97
+
+
+def _long_digit_run(chars: list[tuple[str, float]], i: int) -> bool:
+    """The dot at ``i`` stands between digits with five or more digits after it and no other
+    separator in the token (a figure of the disclosure has at most four decimals)."""
+    j = i - 1
+    while j >= 0 and chars[j][0].isdigit():
+        j -= 1
+    k = i + 1
+    while k < len(chars) and chars[k][0].isdigit():
+        k += 1
+    before, after = i - 1 - j, k - i - 1
+    edge_ok = (j < 0 or chars[j][0] not in ".,，") and (k >= len(chars) or chars[k][0] not in ".,，")
+    return before >= 1 and after >= 5 and edge_ok
+
+
 def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
     """In a table cell's text (a list of (char, probability), changed in place), drop the
     punctuation that Chinese cell text never carries where it was read: a middle dot or bullet
@@ -73,6 +91,10 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
                 drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:")
         elif ch in ".·," and not prev and (_cjk(nxt) or nxt in "≥≤<>＜＞"):
             drop = True
+        elif ch in ",，、" and not prev and nxt.isdigit():  # no figure starts with a comma
+            drop = True
+        elif ch == "." and chars[i][1] < SPECK_DOT_DOUBT and _long_digit_run(chars, i):
+            drop = True  # "20241.007155159": no amount or rate has five decimals; a date or code has none
         if drop:
             chars.pop(i)
         else:
