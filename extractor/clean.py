@@ -78,8 +78,16 @@ ReadFn = Callable[[list[np.ndarray]], list[tuple[float, int]]]  # crops -> (mean
 
 
 def _mean_read(reads) -> float:
-    scores = [v for v, n in reads if n > 0]  # nothing read (a line remnant) tells nothing
+    # nothing read (a line remnant) tells nothing, nor does one character (a stroke read as "一")
+    scores = [v for v, n in reads if n > 1]
     return float(np.mean(scores)) if scores else 0.0
+
+
+def _evidence(reads) -> float:
+    """How much text the reads show: characters weighted by how far their confidence is above a
+    coin toss, over lines of two characters or more (a line of garbage reads short and doubtful;
+    one stroke read as "一" tells nothing)."""
+    return float(sum(n * (v - 0.5) for v, n in reads if n > 1 and v > 0.5))
 
 
 def detect_quarter_turn(gray: np.ndarray, read: Optional[ReadFn] = None, max_crops: int = 8,
@@ -116,11 +124,11 @@ def detect_quarter_turn(gray: np.ndarray, read: Optional[ReadFn] = None, max_cro
         return [max(x, y) for x, y in zip(a, b)]
 
     # lines running along x read either way up (0/180 is settled later)
-    up = _mean_read(best(first + read(flat[UPRIGHT_READ_LINES:]), read([cv2.rotate(c, cv2.ROTATE_180) for c in flat]))) if flat else 0.0
+    up = _evidence(best(first + read(flat[UPRIGHT_READ_LINES:]), read([cv2.rotate(c, cv2.ROTATE_180) for c in flat]))) if flat else 0.0
     cw = read([cv2.rotate(c, cv2.ROTATE_90_CLOCKWISE) for c in tall])
     ccw = read([cv2.rotate(c, cv2.ROTATE_90_COUNTERCLOCKWISE) for c in tall])
-    turned = _mean_read(best(cw, ccw))
-    return turned > up + 0.1, False
+    turned = _evidence(best(cw, ccw))
+    return turned > 1.5 * up + 1.0, False
 
 
 def _line_crops(gray: np.ndarray, max_crops: int = 24, ink: Optional[tuple[np.ndarray, float]] = None) -> list[np.ndarray]:

@@ -91,6 +91,27 @@ def test_upright_page_is_settled_by_reading_a_few_lines(pipeline, monkeypatch):
         assert not upright
 
 
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_sparse_cover_page_orientation(pipeline, rotation):
+    """A cover page holds two title lines and a page number: too little ink for blob counts, and
+    the page number's strokes read as "一" either way up. The turn is still found."""
+    import cv2
+    from PIL import Image, ImageDraw, ImageFont
+
+    from extractor import clean
+
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 56)
+    im = Image.new("L", (1654, 2339), 255)
+    d = ImageDraw.Draw(im)
+    d.text((420, 800), "原安县宣传信息中心", font=font, fill=30)
+    d.text((330, 960), "2022年度部门预算公开", font=font, fill=30)
+    d.text((790, 2200), "- 1 -", font=ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 28), fill=30)
+    page = np.array(im)
+    turned = cv2.rotate(page, {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}[rotation])
+    res = clean.clean_page(turned, pipeline.classifier.__call__, pipeline._read_score)
+    assert res.rotation == rotation
+
+
 @pytest.mark.parametrize("skew", [-3.5, 2.0])
 def test_deskew_recovers_angle_and_grid(pipeline, skew):
     img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=7, severity="medium", skew=skew)
