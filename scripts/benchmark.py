@@ -92,6 +92,7 @@ def run_extractor(docs: list[Path], config: Path | None, errors: int = 0) -> dic
 
     t0 = time.perf_counter()
     pipe = Pipeline(Settings.load(config))
+    pipe.warm_up()  # page workers and the KPI classifier load here, as the peers' models do
     load_s = time.perf_counter() - t0
     total = Score()
     page_secs: list[float] = []

@@ -178,6 +178,8 @@ def test_page_workers_give_the_same_document(pipeline, tmp_path):
     sample = Path(__file__).resolve().parents[1] / "samples" / "sample.pdf"
     par = Pipeline(Settings(workers=2))
     try:
+        par.warm_up()  # both workers started and their models loaded before the first document
+        assert len(par._pool._processes) == 2 and par._level_model is not None
         a = par.run(sample)
     finally:
         par.close()
@@ -185,3 +187,24 @@ def test_page_workers_give_the_same_document(pipeline, tmp_path):
     assert [p.page for p in a.pages] == [p.page for p in serial.pages] == [1, 2, 3]
     assert [t.grid() for t in a.tables()] == [t.grid() for t in serial.tables()]
     assert len(a.kpis) == len(serial.kpis) > 0
+
+
+def test_missing_classifier_is_said_on_the_document_and_the_rest_runs(monkeypatch):
+    """Without torch (or the model files) the KPI levels are not voted, every document with KPI
+    rows says why, and everything else is extracted."""
+    from extractor.config import Settings
+    from extractor.kpi import classifier
+    from extractor.pipeline import Pipeline
+
+    def unavailable(*a, **k):
+        raise ImportError("No module named 'torch'")
+
+    monkeypatch.setattr(classifier.KpiClassifier, "load", classmethod(lambda cls, *a, **k: unavailable()))
+    pipe = Pipeline(Settings(workers=1))
+    pipe.warm_up()
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.pdf"
+    for _ in range(2):
+        doc = pipe.run(sample, pages="2-3")
+        assert doc.kpis and doc.tables()
+        assert [f.category for f in doc.failures] == ["classifier_unavailable"]
+        assert "torch" in doc.failures[0].message
