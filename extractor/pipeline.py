@@ -53,7 +53,11 @@ _WORKER_SRC: dict = {}
 
 def _worker_init(settings: dict) -> None:
     global _WORKER
+    import cv2
+
     logging.basicConfig(level=logging.WARNING)
+    # the cores are shared out among the workers: OpenCV's own thread pool would oversubscribe them
+    cv2.setNumThreads(max(1, int(settings.get("threads") or 1)))
     _WORKER = Pipeline(Settings(**settings))
 
 
