@@ -3,7 +3,9 @@
 Orientation: text lines (and ruling lines) on an upright page run horizontally; dilating the ink
 along x joins characters into long flat blobs. Whether the blobs are flat or tall tells 0/180
 from 90/270; the PP-OCR direction classifier on the widest blobs tells 0 from 180.
-Skew: the median angle of long flat blobs (ruling lines weigh most), measured with fitted lines.
+Skew: the weighted median angle of long flat blobs (ruling lines weigh most, vertical rulings
+removed first so a grid does not join into one blob), each measured by a line fitted through its
+column-wise centres.
 """
 from __future__ import annotations
 
@@ -166,21 +168,25 @@ def estimate_skew(gray: np.ndarray, max_angle: float = 5.0) -> float:
     """Skew in degrees (positive: content rotated counter-clockwise... as OpenCV measures)."""
     bw, s = _binarize_small(gray, 1600)
     h, w = bw.shape
-    # long flat structures: ruling lines, or text lines joined along x
-    joined = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 1)))
+    # long flat structures: ruling lines, or text lines joined along x. Vertical rulings go first:
+    # they would join every horizontal ruling of a table into one grid blob, too tall to measure
+    vert = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(25, h // 30))))
+    flat = cv2.subtract(bw, cv2.dilate(vert, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 1))))
+    joined = cv2.morphologyEx(flat, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 1)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     angles, weights = [], []
     for k in range(1, n):
         x, y, bwid, bh, area = stats[k]
         if bwid < max(60, w // 20) or bwid < 4 * bh:
             continue
-        ys, xs = np.nonzero(labels[y:y + bh, x:x + bwid] == k)
+        m = labels[y:y + bh, x:x + bwid] == k
+        count = m.sum(axis=0)
+        xs = np.flatnonzero(count)
         if len(xs) < 20:
             continue
-        if len(xs) > 600:  # a long ruling line has thousands of pixels: an even sample fits the same line
-            step = len(xs) // 600 + 1
-            xs, ys = xs[::step], ys[::step]
-        # fit a line through the column-wise centres (robust to thickness)
+        # fit a line through the column-wise centres: robust to thickness, and a blob of two
+        # parallel lines (a ruled strip) has its centres on the parallel midline
+        ys = (m * np.arange(bh, dtype=np.float32)[:, None]).sum(axis=0)[xs] / count[xs]
         vx, vy, _, _ = cv2.fitLine(np.column_stack([xs, ys]).astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
         a = float(np.degrees(np.arctan2(vy, vx)))
         if a > 90:
@@ -196,27 +202,6 @@ def estimate_skew(gray: np.ndarray, max_angle: float = 5.0) -> float:
     a, wts = np.array(angles)[order], np.array(weights, float)[order]
     cum = np.cumsum(wts)
     return float(a[np.searchsorted(cum, cum[-1] / 2)])  # weighted median
-
-
-def refine_skew(gray: np.ndarray, angle: float, span: float = 0.6, step: float = 0.05) -> float:
-    """Sharpen a skew estimate: the angle whose row projection of the ink is most peaked
-    (text lines and ruling lines fall into the fewest rows when level)."""
-    bw, _ = _binarize_small(gray, 1000)
-    h, w = bw.shape
-    c = (w / 2.0, h / 2.0)
-    scores: dict[float, float] = {}
-
-    def score(a: float) -> float:
-        a = round(a, 4)
-        if a not in scores:
-            r = cv2.warpAffine(bw, cv2.getRotationMatrix2D(c, a, 1.0), (w, h), flags=cv2.INTER_LINEAR)
-            scores[a] = float(np.sum(r.sum(axis=1, dtype=np.float64) ** 2))
-        return scores[a]
-
-    # coarse steps of 3x, then the fine step around the best coarse angle (13 rotations, not 25)
-    coarse = max(angle - span, min(angle + span, max(np.arange(angle - span, angle + span + 1e-9, 3 * step), key=score)))
-    fine = [a for a in np.arange(coarse - 2 * step, coarse + 2 * step + 1e-9, step) if abs(a - angle) <= span + 1e-9]
-    return float(max(fine, key=score))
 
 
 def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
@@ -242,7 +227,6 @@ def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]],
         gray = cv2.rotate(gray, cv2.ROTATE_180)
         rotation = (rotation + 180) % 360
     angle = estimate_skew(gray)
-    angle = refine_skew(gray, angle)
     # image y points down, so a line measured at +a degrees is rotated back by +a in OpenCV's convention
     skew = angle if abs(angle) >= min_skew else 0.0
     if skew:

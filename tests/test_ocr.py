@@ -85,12 +85,23 @@ def test_fix_numeric_only_touches_numbers():
 
 
 @pytest.mark.parametrize("raw,want", [
-    ("0,00", "0.00"), ("692，30", "692.30"), ("1,234,56", "1,234.56"), ("1,000", "1,000"), ("1,021.29", "1,021.29"),
+    ("0,00", "0.00"), ("692，30", "692.30"), ("171:26", "171.26"), ("1,234,56", "1,234.56"), ("1,000", "1,000"), ("1,021.29", "1,021.29"),
 ])
 def test_decimal_point_read_as_comma_is_restored(raw, want):
     from extractor.ocr.normalize import fix_numeric
 
     assert fix_numeric(raw) == want
+
+
+def test_a_surely_read_full_stop_ends_a_sentence_and_stays():
+    from extractor.ocr.normalize import drop_speck_punct
+
+    sure = [(c, 0.99) for c in "用于保障部门职工正常公务出行。"]
+    doubtful = [(c, 0.99) for c in "一般行政管理事务"] + [("。", 0.6)]
+    drop_speck_punct(sure)
+    drop_speck_punct(doubtful)
+    assert "".join(c for c, _ in sure) == "用于保障部门职工正常公务出行。"
+    assert "".join(c for c, _ in doubtful) == "一般行政管理事务"
 
 
 @pytest.mark.parametrize("raw,want", [
@@ -101,6 +112,8 @@ def test_decimal_point_read_as_comma_is_restored(raw, want):
     # a speck read as a dot inside a date or code; a figure keeps its decimals
     ("20241.007155159", "20241007155159"), ("1381.2345678", "13812345678"), ("1,021.29", "1,021.29"), ("3.1416", "3.1416"), ("1.021.29", "1.021.29"),
     ("，30305", "30305"), (",1,021.29", "1,021.29"),
+    # an ASCII dot never ends Chinese text, whatever else the text holds
+    ("九、社会保险基金支出.", "九、社会保险基金支出"),
 ])
 def test_specks_read_as_punctuation_are_dropped(raw, want):
     from extractor.ocr.normalize import drop_speck_punct

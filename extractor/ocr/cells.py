@@ -405,7 +405,7 @@ class ReadJob:
 
 
 # marks a speck of dirt or a stub of ruling line beside the text is read as; dropped at either end when read with doubt
-SPECK_MARKS = set("·.。、,，'`‘’\"“”-_~^*$!|丨")
+SPECK_MARKS = set("·.。、,，'`‘’\"“”-_~^*$!|丨●•")
 
 
 # what a stub of ruling line at either end of Chinese text is read as ("效益指标1", "i社会效益")

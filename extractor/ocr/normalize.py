@@ -10,14 +10,15 @@ _ZERO = str.maketrans({"O": "0", "o": "0", "ó": "0", "ò": "0", "Ó": "0", "Ò"
 _STRAY_DOTS = re.compile(r"^[.·,]*([≥≤<>=]?[-+]?\d[\d,]*(?:\.\d+)?%?)[.·,]*$")
 
 
-_DECIMAL_COMMA = re.compile(r"^([-+]?\d{1,3}(?:,\d{3})*)[,，](\d{2})$")
+_DECIMAL_COMMA = re.compile(r"^([-+]?\d{1,3}(?:,\d{3})*)[,，:：](\d{2})$")
 _SPECK_ONLY = re.compile(r"^[•·.。,，、'`‘’\"“”:：;；_~]+$")
 
 
 def fix_numeric(text: str) -> str:
     """A number whose zeros were read as the letter O ("O", "1,OOO.00") gets its zeros back, a
     speck read as a dot before or after a number ("6.", ".0") goes, and a decimal point read as a
-    comma ("0,00", "692，30": a comma never has two digits after it) is restored. Only whole
+    comma or a colon ("0,00", "692，30", "171:26": a thousands comma never has two digits after
+    it, and no figure of a disclosure holds a colon) is restored. Only whole
     tokens made of digits, O-like letters and separators are touched."""
     if text and _NUMLIKE.match(text) and any(ch in text for ch in "OoóòÓÒ"):
         text = text.translate(_ZERO)
@@ -46,6 +47,8 @@ FORM_LABEL = re.compile(r"(负责人|经办人|填报人|联系人|联系电话|
 
 # a dot read with less confidence than this inside a long run of digits is a speck
 SPECK_DOT_DOUBT = 0.97
+# a full stop read this surely at the end of a short cell text is the sentence's own
+SURE_STOP = 0.95
 
 
 def _long_digit_run(chars: list[tuple[str, float]], i: int) -> bool:
@@ -87,8 +90,11 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
             text = "".join(c for c, _ in chars)
             if FORM_LABEL.search(text[:-1]):  # "负责人." : the colon's upper dot was lost
                 chars[i] = ("：", chars[i][1])
-            else:
-                drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:")
+            elif ch in ".·":  # an ASCII dot or middle dot never ends Chinese text: a speck
+                drop = True
+            else:  # a full stop ends a sentence, not a short label; a doubtful one is a speck
+                drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:") and chars[i][1] < SURE_STOP
+
         elif ch in ".·," and not prev and (_cjk(nxt) or nxt in "≥≤<>＜＞"):
             drop = True
         elif ch in ",，、" and not prev and nxt.isdigit():  # no figure starts with a comma
