@@ -26,6 +26,7 @@ from .kpi.vote import vote_names
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
 from .ocr.cells import CellReader, ReadJob
+from .ocr.normalize import restore_numbering
 from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
 from .table import GridTable, find_tables, table_from_text_boxes
@@ -87,6 +88,26 @@ def worker_count(settings: Settings) -> int:
 
     n = settings.workers or min(4, os.cpu_count() or 1)  # each worker holds its own models (~1 GB)
     return max(1, n if settings.device != "cuda" else 1)  # one GPU: one process feeds it
+
+
+def _restore_numbering(g: GridTable, reads: list) -> None:
+    """Column by column, the "、" a numbered item lost in the scan (normalize.restore_numbering);
+    the restored mark gets a doubtful probability, as it was inferred, not read."""
+    by_col: dict[int, list[int]] = {}
+    for i, c in enumerate(g.cells):
+        by_col.setdefault(c.col, []).append(i)
+    for idx in by_col.values():
+        idx.sort(key=lambda i: g.cells[i].row)
+        texts = [reads[i].text for i in idx]
+        for i, old, new in zip(idx, texts, restore_numbering(texts)):
+            if new != old and len(reads[i].char_probs) == len(old):
+                k = new.index("、")
+                reads[i].text = new
+                reads[i].char_probs = reads[i].char_probs[:k] + [INFERRED_MARK_PROB] + reads[i].char_probs[k:]
+
+
+# the probability given to a character the pipeline inferred rather than read
+INFERRED_MARK_PROB = 0.5
 
 
 class Pipeline:
@@ -249,6 +270,13 @@ class Pipeline:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def read_page(self, src: ingest.Source, n: int, dpi: Optional[float] = None) -> Page:
+        """Page ``n`` (1-based) of a source opened with ``ingest.open_source``, through every page
+        stage in this process; a page that cannot be rendered comes back with its failure recorded.
+        For callers that schedule pages themselves (the batch runner's workers and Ray actors);
+        ``finish`` then runs the document-level stages on the assembled Document."""
+        return self._page_from_source(src, n, dpi or self.s.dpi)
+
     def _page_from_source(self, src: ingest.Source, n: int, dpi: float) -> Page:
         try:
             img = ingest.render_page(src, n, dpi)
@@ -362,6 +390,7 @@ class Pipeline:
             return out
 
     def _table_from_reads(self, g: GridTable, reads: list, page_no: int, index: int) -> Table:
+        _restore_numbering(g, reads)
         cells = []
         for c, r in zip(g.cells, reads):
             ev = OcrEvidence(mean_prob=float(np.mean(r.char_probs)) if r.char_probs else 1.0,

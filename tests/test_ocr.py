@@ -134,3 +134,17 @@ def test_doubtful_stub_of_ruling_beside_chinese_text_is_trimmed():
     ]:
         _trim_specks(chars)
         assert "".join(c for c, _ in chars) == want
+
+
+def test_a_numbered_item_that_lost_its_comma_gets_it_back():
+    from extractor.ocr.normalize import chinese_ordinal, restore_numbering
+
+    assert [chinese_ordinal(x) for x in ("一", "十", "十七", "二十", "二十三", "一二")] == [1, 10, 17, 20, 23, None]
+    col = ["项目", "十六、援助其他地区支出", "十七金融支出", "十八、其他支出", "合计"]
+    assert restore_numbering(col) == ["项目", "十六、援助其他地区支出", "十七、金融支出", "十八、其他支出", "合计"]
+    # at the end, only the next number; a number used elsewhere, a lone 一 (一般) or an unnumbered column: untouched
+    assert restore_numbering(["一、一般公共服务支出", "二、外交支出", "三国防支出"])[2] == "三、国防支出"
+    assert restore_numbering(["一、一般公共服务支出", "二、外交支出", "五国防支出"])[2] == "五国防支出"
+    assert restore_numbering(["二、外交支出", "三、国防支出", "二十金融支出"])[2] == "二十金融支出"
+    assert restore_numbering(["一般公共服务支出", "二、外交支出", "三、国防支出"])[0] == "一般公共服务支出"
+    assert restore_numbering(["一般公共服务支出", "三国防支出"]) == ["一般公共服务支出", "三国防支出"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 _NUMLIKE = re.compile(r"^[-+]?[0-9OoóòÓÒ]+([,.，][0-9OoóòÓÒ]+)*%?$")
 _ZERO = str.maketrans({"O": "0", "o": "0", "ó": "0", "ò": "0", "Ó": "0", "Ò": "0"})
@@ -108,3 +109,50 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
     text = "".join(c for c, _ in chars)
     if FORM_LABEL.match(text):  # "负责人" alone: its colon was lost
         chars.append(("：", min(p for _, p in chars)))
+
+
+_NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_NUMBERED = re.compile(r"^([一二三四五六七八九十]+)、")
+_BARE_NUMBER = re.compile(r"^([一二三四五六七八九十]+)(?=[\u4e00-\u9fff]{2})(?![、一二三四五六七八九十])")
+
+
+def chinese_ordinal(run: str) -> Optional[int]:
+    """一 … 九十九 as a number; None for anything else."""
+    vals = [_NUMERALS.get(ch) for ch in run]
+    if not run or None in vals or len(run) > 3:
+        return None
+    if len(run) == 1:
+        return vals[0]
+    if run[0] == "十":  # 十, 十七
+        return 10 + (vals[1] if len(run) == 2 else 0) if len(run) <= 2 else None
+    if run[1] == "十":  # 二十, 二十三
+        return vals[0] * 10 + (vals[2] if len(run) == 3 else 0)
+    return None
+
+
+def restore_numbering(texts: list[str]) -> list[str]:
+    """A column that numbers its items "一、…", "二、…" (the 类 rows of a budget table): an item
+    whose "、" the scan lost ("十七金融支出") gets it back when its number falls between the
+    numbers of the items above and below it (or right after the last one) and is not used by
+    another. A single 一 is never taken for a number: 一般, 一次 are words."""
+    nums: list[Optional[int]] = []
+    for t in texts:
+        m = _NUMBERED.match(t)
+        nums.append(chinese_ordinal(m.group(1)) if m else None)
+    used = {n for n in nums if n is not None}
+    if len(used) < 2:
+        return texts
+    out = list(texts)
+    for i, t in enumerate(texts):
+        m = _BARE_NUMBER.match(t)
+        if nums[i] is not None or not m or m.group(1) == "一":
+            continue
+        n = chinese_ordinal(m.group(1))
+        if n is None or n in used:
+            continue
+        before = next((nums[j] for j in range(i - 1, -1, -1) if nums[j] is not None), None)
+        after = next((nums[j] for j in range(i + 1, len(nums)) if nums[j] is not None), None)
+        if before is not None and before < n and (n < after if after is not None else n == before + 1):
+            out[i] = m.group(1) + "、" + t[len(m.group(1)):]
+            used.add(n)
+    return out
