@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: install fonts demo test test-fast bench clean
+.PHONY: install fonts browser demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,19 @@ fonts:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq fonts-noto-cjk fonts-wqy-zenhei fonts-arphic-uming >/dev/null; }
 
+# Debian's chromium for the review page's browser test (Playwright drives it; no browser is downloaded)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/extractor extract samples/sample.pdf -o out/sample.json --csv out/sample_csv
 	@$(PY) -c "import json; d=json.load(open('out/sample.json')); t=[t for p in d['pages'] for t in p['tables']]; print(f'{len(d[\"pages\"])} pages, {len(t)} tables, {sum(len(x[\"cells\"]) for x in t)} cells -> out/sample.json, out/sample_csv/')"
 
-test: install fonts
+test: install fonts browser
 	$(PY) -m pytest -q
 
 test-fast: install fonts

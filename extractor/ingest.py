@@ -20,11 +20,14 @@ MAX_SIDE = 20_000
 
 
 class InputError(Exception):
-    """A source file that cannot be read: the message names the file and the reason."""
+    """A source file that cannot be read: the message names the file and the reason. ``category``
+    says what kind of problem it is (a service maps it to a status): ``missing``, ``empty``,
+    ``unsupported`` (not a PDF or image), ``encrypted``, ``corrupt``, ``too_large``, ``too_small``."""
 
-    def __init__(self, path: str | os.PathLike, reason: str):
+    def __init__(self, path: str | os.PathLike, reason: str, category: str = "corrupt"):
         self.path = str(path)
         self.reason = reason
+        self.category = category
         super().__init__(f"{self.path}: {reason}")
 
 
@@ -73,21 +76,21 @@ def _sniff(path: Path) -> str:
     with open(path, "rb") as f:
         head = f.read(16)
     if not head:
-        raise InputError(path, "file is empty")
+        raise InputError(path, "file is empty", "empty")
     if head.lstrip()[:4] == PDF_MAGIC or PDF_MAGIC in head:
         return "pdf"
     if head.startswith(b"\x89PNG") or head[:3] == b"\xff\xd8\xff" or head[:4] in (b"II*\x00", b"MM\x00*") \
             or head[:2] == b"BM" or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "image"
-    raise InputError(path, "not a PDF or a supported image (PNG, JPEG, TIFF, BMP, WebP)")
+    raise InputError(path, "not a PDF or a supported image (PNG, JPEG, TIFF, BMP, WebP)", "unsupported")
 
 
 def open_source(path: str | os.PathLike) -> Source:
     p = Path(path)
     if not p.exists():
-        raise InputError(p, "no such file")
+        raise InputError(p, "no such file", "missing")
     if p.is_dir():
-        raise InputError(p, "is a directory, not a file")
+        raise InputError(p, "is a directory, not a file", "missing")
     kind = _sniff(p)
     if kind == "pdf":
         import pypdfium2 as pdfium
@@ -97,12 +100,12 @@ def open_source(path: str | os.PathLike) -> Source:
         except pdfium.PdfiumError as e:
             msg = str(e).lower()
             if "password" in msg:
-                raise InputError(p, "PDF is encrypted (password required)") from None
+                raise InputError(p, "PDF is encrypted (password required)", "encrypted") from None
             raise InputError(p, f"corrupt or unreadable PDF ({e})") from None
         n = len(pdf)
         if n == 0:
             pdf.close()
-            raise InputError(p, "PDF has no pages")
+            raise InputError(p, "PDF has no pages", "empty")
         return Source(p, "pdf", n, pdf)
     from PIL import Image
 
@@ -111,7 +114,7 @@ def open_source(path: str | os.PathLike) -> Source:
         im = Image.open(p)
         n = getattr(im, "n_frames", 1)
     except Image.DecompressionBombError:
-        raise InputError(p, f"image is too large (over {MAX_PIXELS} pixels)") from None
+        raise InputError(p, f"image is too large (over {MAX_PIXELS} pixels)", "too_large") from None
     except Exception as e:  # PIL raises many kinds for broken files
         raise InputError(p, f"corrupt or unreadable image ({e})") from None
     return Source(p, "image", n, im)
@@ -119,9 +122,25 @@ def open_source(path: str | os.PathLike) -> Source:
 
 def _check_size(path: Path, w: int, h: int) -> None:
     if w < 32 or h < 32:
-        raise InputError(path, f"page image is too small ({w}x{h} px)")
+        raise InputError(path, f"page image is too small ({w}x{h} px)", "too_small")
     if w * h > MAX_PIXELS or max(w, h) > MAX_SIDE:
-        raise InputError(path, f"page image is too large ({w}x{h} px; limit {MAX_PIXELS} px, {MAX_SIDE} px a side)")
+        raise InputError(path, f"page image is too large ({w}x{h} px; limit {MAX_PIXELS} px, {MAX_SIDE} px a side)",
+                         "too_large")
+
+
+def page_size(src: Source, number: int, dpi: float = 200.0) -> tuple[int, int]:
+    """(width, height) in pixels of page ``number`` (1-based) without rendering it: an image frame as
+    stored, a PDF page at ``dpi`` (before ``render_page`` lowers the dpi of a huge page)."""
+    if src.kind == "pdf":
+        page = src._handle[number - 1]
+        try:
+            w_pt, h_pt = page.get_size()
+        finally:
+            page.close()
+        return int(round(w_pt * dpi / 72.0)), int(round(h_pt * dpi / 72.0))
+    im = src._handle
+    im.seek(number - 1)
+    return im.width, im.height
 
 
 def render_page(src: Source, number: int, dpi: float = 200.0) -> PageImage:

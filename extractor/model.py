@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 BBox = list[float]  # [x0, y0, x1, y1]
 
@@ -56,6 +56,8 @@ class Cell(BaseModel):
     ocr: Optional[OcrEvidence] = None
     structure: StructureEvidence = Field(default_factory=StructureEvidence)
     checks: list[str] = Field(default_factory=list)  # "+row_sum" satisfied, "-code_hierarchy" broken
+    source: Literal["ocr", "review"] = "ocr"  # "review": the text is a reviewer's correction (confidence 1.0)
+    reviewed: bool = False  # a reviewer accepted or corrected it
 
 
 class Table(BaseModel):
@@ -161,6 +163,8 @@ class KpiRecord(BaseModel):
     table_id: str  # the table fragment and row the record was read from
     row: int
     notes: list[str] = Field(default_factory=list)  # what the levels vote found (filled, disagreed)
+    source: Literal["ocr", "review"] = "ocr"  # "review": a reviewer corrected one of its fields (confidence 1.0)
+    reviewed: bool = False  # a reviewer accepted or corrected it
 
 
 class Project(BaseModel):

@@ -469,3 +469,50 @@ def test_concurrent_workers_claim_each_job_exactly_once(store, db_url):
     assert sorted(got) == jobs  # every job once, none twice
     assert all(store.get_job(j).worker == name for name, ids in claimed.items() for j in ids)
     assert store.list_jobs(state="queued") == []
+
+
+# ---- uploads (the service's submissions)
+
+def test_an_upload_is_one_transaction_and_known_by_content(store):
+    job, new = store.submit_upload(HASH_A, "/client/path/部门预算.pdf", b"%PDF-1.7 one", 2, "application/pdf")
+    assert new and (job.state, job.pages_total, job.attempts) == ("queued", 2, 0)
+    info = store.get_document(job.document_id)
+    assert (info.status, info.source_name, info.n_pages) == ("pending", "部门预算.pdf", 2)
+    assert store.page_statuses(info.id) == {1: "pending", 2: "pending"}
+    up = store.load_upload(info.id)
+    assert (up.filename, up.media_type, up.size, up.data) == ("部门预算.pdf", "application/pdf", 12, b"%PDF-1.7 one")
+    counts = _row_counts(store)
+    assert store.submit_upload(HASH_A, "again.pdf", b"%PDF-1.7 one", 2) == (job, False)  # same content: same job
+    assert _row_counts(store) == counts
+
+    # a job that failed before the document was extracted: a new submission retries it
+    claimed = store.next_queued("w1")
+    assert claimed.attempts == 1 and store.has_queued_jobs() is False
+    store.update_job(job.id, state="failed", error="boom")
+    retry, new = store.submit_upload(HASH_A, "again.pdf", b"%PDF-1.7 one", 2)
+    assert new and retry.id != job.id and retry.state == "queued" and store.has_queued_jobs()
+    assert _row_counts(store)["uploads"] == 1
+    # released jobs go back to the queue only if still running (by that worker)
+    assert store.next_queued("w2").id == retry.id
+    assert not store.release_job(retry.id, "w1") and store.release_job(retry.id, "w2")
+    assert store.get_job(retry.id).state == "queued" and store.get_job(retry.id).worker is None
+
+    # a document extracted earlier (a batch, say): its job is done at once
+    done_id = store.save_document(budget_doc(), HASH_B)
+    job_b, new = store.submit_upload(HASH_B, "budget.pdf", b"%PDF-1.7 two", 2)
+    assert new and job_b.document_id == done_id and (job_b.state, job_b.pages_done) == ("done", 2)
+
+    # a failure half way (the job insert) leaves nothing: no document, pages or stored file
+    before = _row_counts(store)
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def fail_jobs(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO JOBS"):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(Exception, match="disk full"):
+        store.submit_upload("c" * 64, "new.pdf", b"%PDF-1.7 three", 3)
+    event.remove(store.engine, "before_cursor_execute", fail_jobs)
+    assert _row_counts(store) == before and store.get_by_hash("c" * 64) is None
+    with pytest.raises(NotFoundError):
+        store.load_upload(10**6)

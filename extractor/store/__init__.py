@@ -1,5 +1,6 @@
-"""The database behind the (planned) extraction service: documents, pages, tables, cells, KPI
-records and projects as the pipeline extracted them, extraction jobs, and human reviews.
+"""The database behind the extraction service (extractor/service) and the batch runner: documents,
+pages, tables, cells, KPI records and projects as the pipeline extracted them, extraction jobs and
+the files submitted for them, and human reviews.
 
     from extractor.store import Store
     store = Store("postgresql://user@host/extractor")   # or Store() for the SQLite file extractor.db
@@ -18,8 +19,10 @@ from .store import (
     ReviewProgress,
     Store,
     StoreError,
+    Upload,
     sha256_file,
 )
 
 __all__ = ["DEFAULT_URL", "URL_ENV", "DocumentInfo", "JobInfo", "NotFoundError", "QueueItem", "ReviewInfo",
-           "ReviewMarks", "ReviewProgress", "Store", "StoreError", "normalise_url", "sha256_file"]
+           "ReviewMarks", "ReviewProgress", "Store", "StoreError", "Upload", "normalise_url",
+           "sha256_file"]

@@ -20,9 +20,9 @@ DOC_COLS = ("source", "n_pages", "schema_version", "extractor_version")
 PAGE_COLS = ("page", "width", "height", "seconds", "failures")
 TABLE_COLS = {"id": "table_id", "n_rows": "n_rows", "n_cols": "n_cols", "bbox": "bbox", "kind": "kind",
               "title": "title", "unit": "unit", "continued_from": "continued_from", "continues_to": "continues_to"}
-CELL_COLS = ("row", "col", "rowspan", "colspan", "bbox", "text", "confidence", "checks")
+CELL_COLS = ("row", "col", "rowspan", "colspan", "bbox", "text", "confidence", "checks", "source", "reviewed")
 KPI_COLS = ("project", "period", "level1", "level2", "level3", "value", "target", "confidence", "table_id", "row",
-            "notes")
+            "notes", "source", "reviewed")
 PROJECT_COLS = ("table_id", "page", "name", "department")
 
 
@@ -83,14 +83,13 @@ def document_to_rows(doc: Document) -> DocumentRows:
             for ci, c in enumerate(t.cells):
                 ccols, cextra = _split(c, CELL_COLS)
                 tr.cells.append({**ccols, "page": p.page, "table_id": t.id, "ord": ci,
-                                 "check_failed": check_failed(c.checks), "source": "ocr", "reviewed": False,
-                                 "extra": cextra})
+                                 "check_failed": check_failed(c.checks), "extra": cextra})
             pr.tables.append(tr)
         pages.append(pr)
     kpis = []
     for i, k in enumerate(doc.kpis):
         cols, extra = _split(k, KPI_COLS)
-        kpis.append({**cols, "ord": i, "source": "ocr", "reviewed": False, "extra": extra})
+        kpis.append({**cols, "ord": i, "extra": extra})
     projects = []
     for i, pj in enumerate(doc.projects):
         cols, extra = _split(pj, PROJECT_COLS)

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -232,6 +233,9 @@ class JobRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column()
     finished_at: Mapped[Optional[datetime]] = mapped_column()
+    # added by revision 0003 ("service"): how many times a worker claimed it (a job whose workers keep dying
+    # is given up after a few)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ReviewRow(Base):
@@ -256,3 +260,77 @@ class ReviewRow(Base):
     new_value: Mapped[str] = mapped_column(Text)  # what it shows after (== old_value for accept)
     old_confidence: Mapped[float] = mapped_column(Float)
     old_source: Mapped[str] = mapped_column(String(16))
+
+
+# ---- batch processing (extractor/batch): runs, the archive's file inventory and per-page results.
+# Added by revision 0002 ("batch"). A page read by a batch is kept here (its Page as JSON) as soon as it
+# is read, so a killed batch resumes at the first page not yet read; once every page of a document is
+# read the document is saved whole (save_document) and the JSON is dropped, the timings stay.
+BATCH_RUN_STATES = ("running", "done", "interrupted", "failed")
+BATCH_PAGE_STATUSES = ("done", "failed")
+
+
+class BatchRunRow(Base):
+    __tablename__ = "batch_runs"
+    __table_args__ = (CheckConstraint(_one_of("state", BATCH_RUN_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    engine: Mapped[str] = mapped_column(String(16))  # local | ray
+    workers: Mapped[int] = mapped_column(Integer, default=0)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[Optional[datetime]] = mapped_column()
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)  # pages read in this run
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)  # inputs, settings, the run's summary
+
+
+class BatchFileRow(Base):
+    __tablename__ = "batch_files"
+    __table_args__ = (UniqueConstraint("path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)  # absolute path as found
+    size: Mapped[Optional[int]] = mapped_column(BigInteger)
+    mtime_ns: Mapped[Optional[int]] = mapped_column(BigInteger)
+    content_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True)  # None: could not be read
+    error: Mapped[Optional[str]] = mapped_column(Text)  # why it could not be read
+    run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("batch_runs.id", ondelete="SET NULL"))  # last seen by
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BatchPageRow(Base):
+    __tablename__ = "batch_pages"
+    __table_args__ = (
+        UniqueConstraint("document_id", "page"),
+        CheckConstraint(_one_of("status", BATCH_PAGE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    page: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("batch_runs.id", ondelete="SET NULL"), index=True)
+    worker: Mapped[str] = mapped_column(String(255), default="")  # host:pid of the worker that read it
+    seconds: Mapped[Optional[float]] = mapped_column(Float)
+    peak_rss_mb: Mapped[Optional[float]] = mapped_column(Float)  # the worker's peak memory when it finished
+    finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[Optional[str]] = mapped_column(Text)  # the Page as JSON, until the document is saved whole
+
+
+# ---- the extraction service (extractor/service). Added by revision 0003 ("service"): the file a user
+# uploaded, kept with its document from the moment the upload is accepted (in the same transaction as the
+# document and its job), so a job can be run again after any crash or restart.
+
+
+class UploadRow(Base):
+    __tablename__ = "uploads"
+    __table_args__ = (UniqueConstraint("document_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))  # as the client named it
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

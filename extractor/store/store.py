@@ -1,4 +1,5 @@
-"""The store: extracted documents, extraction jobs and human reviews in one database.
+"""The store: extracted documents, extraction jobs (with the files submitted to the service) and
+human reviews in one database.
 
 Callers see ``Document`` objects and the small frozen records below (``DocumentInfo``, ``JobInfo``,
 ``ReviewInfo``, ``QueueItem``, ``ReviewProgress``), never ORM rows or sessions.
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..kpi.numbers import parse_target
-from ..model import Document, KpiTarget
+from ..model import Document, Failure, KpiTarget, Page
 from . import migrate
 from .convert import PageRows, document_from_rows, document_to_rows
 from .engine import SQLITE_IMMEDIATE, make_engine, normalise_url
@@ -35,8 +36,11 @@ from .schema import (
     ProjectRow,
     ReviewRow,
     TableRow,
+    UploadRow,
     utcnow,
 )
+from .batch_records import BatchFileInfo, BatchPageInfo, BatchRunInfo, BatchRunState
+from .schema import BatchFileRow, BatchPageRow, BatchRunRow
 
 DocumentStatus = Literal["pending", "done", "partial", "failed"]
 JobState = Literal["queued", "running", "done", "failed"]
@@ -101,6 +105,18 @@ class JobInfo:
     updated_at: datetime
     started_at: Optional[datetime]
     finished_at: Optional[datetime]
+    attempts: int = 0  # how many times a worker claimed it
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The file a client submitted to the service (``submit_upload``)."""
+
+    document_id: int
+    filename: str
+    media_type: str
+    size: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -172,7 +188,7 @@ def _doc_info(r: DocumentRow) -> DocumentInfo:
 
 def _job_info(r: JobRow) -> JobInfo:
     return JobInfo(r.id, r.document_id, cast(JobState, r.state), r.pages_done, r.pages_total, r.worker, r.error,
-                   r.created_at, r.updated_at, r.started_at, r.finished_at)
+                   r.created_at, r.updated_at, r.started_at, r.finished_at, r.attempts or 0)
 
 
 def _review_info(r: ReviewRow) -> ReviewInfo:
@@ -369,6 +385,15 @@ class Store:
             raise NotFoundError(f"no page {page} in document {doc_id}")
         return r[1]
 
+    def page_size(self, doc_id: int, page: int) -> tuple[int, int]:
+        """(width, height) of the page image the document's boxes refer to (0, 0 until it is read)."""
+        with self._read() as s:
+            r = s.execute(select(PageRow.width, PageRow.height)
+                          .where(PageRow.document_id == doc_id, PageRow.page == page)).first()
+        if r is None:
+            raise NotFoundError(f"no page {page} in document {doc_id}")
+        return int(r[0]), int(r[1])
+
     def page_statuses(self, doc_id: int) -> dict[int, str]:
         """Page number -> pending / done / failed."""
         with self._read() as s:
@@ -443,8 +468,81 @@ class Store:
                 return None
             now = utcnow()
             row.state, row.worker, row.started_at, row.updated_at = "running", worker, now, now
+            row.attempts = (row.attempts or 0) + 1
             s.flush()
             return _job_info(row)
+
+    def has_queued_jobs(self) -> bool:
+        """Whether any job is queued (a cheap read, for workers that poll before claiming)."""
+        with self._read() as s:
+            return s.scalar(select(JobRow.id).where(JobRow.state == "queued").limit(1)) is not None
+
+    def release_job(self, job_id: int, worker: Optional[str] = None) -> bool:
+        """Put a ``running`` job back in the queue (its worker died or was stopped), only if it is still
+        running (and, with ``worker``, still claimed by that worker). Returns whether it was released."""
+        q = update(JobRow).where(JobRow.id == job_id, JobRow.state == "running")
+        if worker is not None:
+            q = q.where(JobRow.worker == worker)
+        with self._write.begin() as s:
+            n = s.execute(q.values(state="queued", worker=None, started_at=None, finished_at=None,
+                                   updated_at=utcnow())).rowcount
+        return bool(n)
+
+    # ---- uploads (the extraction service)
+
+    def submit_upload(self, content_hash: str, filename: str, data: bytes, n_pages: int,
+                      media_type: str = "application/octet-stream") -> tuple[JobInfo, bool]:
+        """A file submitted for extraction: the document is registered (``pending``, with its pages),
+        the file's bytes kept, and a job queued, all in one transaction (on any error nothing of it is
+        left). Returns (the job, whether it is new). The same content again: no new rows; the
+        document's newest job is returned — unless that job failed before the document was
+        extracted, when a new job is queued (a retry). A document already extracted (by a batch, say)
+        gets a job that is ``done`` at once."""
+        h = _check_hash(content_hash)
+        name = os.path.basename(filename)[:255] or "upload"
+        for attempt in (1, 2):
+            try:
+                with self._write.begin() as s:
+                    drow = s.scalars(select(DocumentRow).where(DocumentRow.content_hash == h).with_for_update()).first()
+                    if drow is None:
+                        drow = DocumentRow(content_hash=h, source=name, source_name=name, n_pages=n_pages,
+                                           status="pending", extra={})
+                        drow.pages = [PageRow(page=n, status="pending", failures=[], extra={})
+                                      for n in range(1, n_pages + 1)]
+                        s.add(drow)
+                        s.flush()
+                    else:
+                        last = s.scalars(select(JobRow).where(JobRow.document_id == drow.id)
+                                         .order_by(JobRow.id.desc()).limit(1)).first()
+                        if last is not None and not (last.state == "failed" and drow.status == "pending"):
+                            return _job_info(last), False
+                    if s.scalar(select(UploadRow.id).where(UploadRow.document_id == drow.id)) is None:
+                        s.add(UploadRow(document_id=drow.id, filename=name, media_type=media_type[:100],
+                                        size=len(data), data=bytes(data)))
+                    now = utcnow()
+                    if drow.status == "pending":
+                        job = JobRow(document_id=drow.id, state="queued", pages_done=0, pages_total=n_pages,
+                                     attempts=0)
+                    else:  # extracted before: nothing to do
+                        done = sum(1 for p in drow.pages if p.status != "pending")
+                        job = JobRow(document_id=drow.id, state="done", pages_done=done, pages_total=done,
+                                     attempts=0, started_at=now, finished_at=now)
+                    s.add(job)
+                    s.flush()
+                    return _job_info(job), True
+            except IntegrityError:
+                if attempt == 2:  # a concurrent submission of the same new file won twice: give up
+                    raise
+        raise AssertionError("unreachable")
+
+    def load_upload(self, doc_id: int) -> Upload:
+        """The file submitted for the document (``submit_upload``)."""
+        with self._read() as s:
+            r = s.execute(select(UploadRow.filename, UploadRow.media_type, UploadRow.size, UploadRow.data)
+                          .where(UploadRow.document_id == doc_id)).first()
+        if r is None:
+            raise NotFoundError(f"no uploaded file for document {doc_id}")
+        return Upload(doc_id, r[0], r[1], r[2], bytes(r[3]))
 
     # ---- reviews
 
@@ -472,8 +570,10 @@ class Store:
         return found
 
     def record_review(self, target: ReviewTarget, target_id: int, *, action: ReviewAction, reviewer: str,
-                      new_value: Optional[str] = None, field: Optional[str] = None) -> ReviewInfo:
-        """A reviewer's verdict on one cell or KPI record (ids from ``review_queue``/``find_*``).
+                      new_value: Optional[str] = None, field: Optional[str] = None,
+                      document_id: Optional[int] = None) -> ReviewInfo:
+        """A reviewer's verdict on one cell or KPI record (ids from ``review_queue``/``find_*``;
+        with ``document_id``, a target of another document is not found).
 
         ``accept``: the value is right as it is — confidence becomes 1.0, the record is marked
         reviewed. ``correct``: ``new_value`` replaces the value, with confidence 1.0 and source
@@ -498,8 +598,9 @@ class Store:
         with self._write.begin() as s:
             row: Union[CellRow, KpiRow, None] = (s.get(CellRow, target_id, with_for_update=True) if target == "cell"
                                                  else s.get(KpiRow, target_id, with_for_update=True))
-            if row is None:
-                raise NotFoundError(f"no {target} with id {target_id}")
+            if row is None or (document_id is not None and row.document_id != document_id):
+                raise NotFoundError(f"no {target} with id {target_id}"
+                                    + ("" if document_id is None else f" in document {document_id}"))
             old = cast(str, getattr(row, field))
             if action == "accept" and new_value is not None and new_value != old:
                 raise ValueError("an acceptance keeps the value; use action='correct' to change it")
@@ -585,6 +686,168 @@ class Store:
             jobs = s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all()
         return {"documents": {k: int(n) for k, n in docs}, "jobs": {k: int(n) for k, n in jobs}}
 
+    # ---- batch processing (extractor/batch): runs, the file inventory, page results one at a time
+    #
+    # A batch registers a document (``register_document``), keeps each page as soon as it is read
+    # (``save_batch_page``: the Page as JSON; the page row's status follows), and once every page is in
+    # builds the Document from ``load_batch_pages``, runs the document-level stages and saves it whole
+    # (``complete_batch_document``, which then drops the pages' JSON). A file that cannot be read at all
+    # is recorded by ``fail_document``. Runs and the files seen are kept for the report.
+
+    def start_batch_run(self, engine: str, workers: int, *, host: str = "",
+                        stats: Optional[Mapping[str, Any]] = None) -> int:
+        with self._write.begin() as s:
+            row = BatchRunRow(engine=engine[:16], workers=workers, host=host[:255], state="running", pages_done=0,
+                              stats=dict(stats or {}))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def update_batch_run(self, run_id: int, *, state: Optional[BatchRunState] = None, pages_done: Optional[int] = None,
+                         stats: Optional[Mapping[str, Any]] = None) -> None:
+        """Progress or outcome of a run; leaving ``running`` stamps ``finished_at``; ``stats`` are
+        merged into what is there."""
+        if state is not None and state not in get_args(BatchRunState):
+            raise ValueError(f"unknown batch run state {state!r}")
+        with self._write.begin() as s:
+            row = s.get(BatchRunRow, run_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no batch run with id {run_id}")
+            if state is not None:
+                row.state = state
+                row.finished_at = None if state == "running" else utcnow()
+            if pages_done is not None:
+                row.pages_done = pages_done
+            if stats:
+                row.stats = {**(row.stats or {}), **stats}
+
+    def batch_runs(self) -> list[BatchRunInfo]:
+        with self._read() as s:
+            return [BatchRunInfo(r.id, cast(BatchRunState, r.state), r.engine, r.workers, r.host, r.started_at,
+                                 r.finished_at, r.pages_done, dict(r.stats or {}))
+                    for r in s.scalars(select(BatchRunRow).order_by(BatchRunRow.id))]
+
+    def record_batch_files(self, run_id: Optional[int], files: Sequence[Mapping[str, Any]]) -> None:
+        """The files a run found, by path (keys ``path``, ``size``, ``mtime_ns``, ``content_hash``,
+        ``error``): new paths are added, known ones updated."""
+        now = utcnow()
+        with self._write.begin() as s:
+            for i in range(0, len(files), 500):
+                chunk = files[i:i + 500]
+                known = {r.path: r for r in s.scalars(select(BatchFileRow).where(
+                    BatchFileRow.path.in_([f["path"] for f in chunk])))}
+                for f in chunk:
+                    row = known.get(f["path"])
+                    if row is None:
+                        row = BatchFileRow(path=f["path"])
+                        s.add(row)
+                        known[f["path"]] = row
+                    row.size, row.mtime_ns = f.get("size"), f.get("mtime_ns")
+                    row.content_hash, row.error = f.get("content_hash"), f.get("error")
+                    row.run_id, row.seen_at = run_id, now
+
+    def batch_files(self) -> list[BatchFileInfo]:
+        with self._read() as s:
+            return [BatchFileInfo(r.path, r.size, r.mtime_ns, r.content_hash, r.error, r.run_id, r.seen_at)
+                    for r in s.scalars(select(BatchFileRow).order_by(BatchFileRow.path))]
+
+    def save_batch_page(self, doc_id: int, page: Page, *, run_id: Optional[int] = None, worker: str = "",
+                        peak_rss_mb: Optional[float] = None) -> bool:
+        """Keep one page a batch has read of a registered (``pending``) document, in one short
+        transaction. Returns False and keeps what is there when the page was kept before or the
+        document is no longer pending: a page is taken once."""
+        from .convert import page_status
+
+        status, data = page_status(page), page.model_dump_json()
+        try:
+            with self._write.begin() as s:
+                drow = self._doc_row(s, doc_id)
+                if drow.status != "pending":
+                    return False
+                if s.scalar(select(BatchPageRow.id).where(BatchPageRow.document_id == doc_id,
+                                                          BatchPageRow.page == page.page)) is not None:
+                    return False
+                s.add(BatchPageRow(document_id=doc_id, page=page.page, status=status, run_id=run_id,
+                                   worker=worker[:255], seconds=page.seconds, peak_rss_mb=peak_rss_mb, data=data))
+                s.execute(update(PageRow).where(PageRow.document_id == doc_id, PageRow.page == page.page)
+                          .values(status=status))
+                return True
+        except IntegrityError:  # another writer kept this page first
+            return False
+
+    def batch_page_numbers(self, doc_id: int) -> dict[int, str]:
+        """Page number -> done / failed, for the pages of the document that batches have read."""
+        with self._read() as s:
+            rows = s.execute(select(BatchPageRow.page, BatchPageRow.status)
+                             .where(BatchPageRow.document_id == doc_id).order_by(BatchPageRow.page)).all()
+        return {p: st for p, st in rows}
+
+    def load_batch_pages(self, doc_id: int) -> list[Page]:
+        """The pages batches have read and kept (not yet dropped by ``complete_batch_document``), in order."""
+        with self._read() as s:
+            rows = s.execute(select(BatchPageRow.data).where(BatchPageRow.document_id == doc_id,
+                                                             BatchPageRow.data.is_not(None))
+                             .order_by(BatchPageRow.page)).all()
+        return [Page.model_validate_json(r[0]) for r in rows]
+
+    def complete_batch_document(self, doc: Document, content_hash: str) -> int:
+        """Save the document a batch assembled from its pages (``save_document``: one transaction,
+        idempotent per hash), then drop the pages' JSON (the timings stay). Returns its id."""
+        doc_id = self.save_document(doc, content_hash)
+        with self._write.begin() as s:
+            s.execute(update(BatchPageRow).where(BatchPageRow.document_id == doc_id, BatchPageRow.data.is_not(None))
+                      .values(data=None))
+        return doc_id
+
+    def fail_document(self, content_hash: str, source: str, reason: str, *, category: str = "input_error",
+                      stage: str = "ingest", n_pages: int = 0) -> int:
+        """Record a file that could not be extracted at all (status ``failed``, the reason as a
+        document failure). A document already extracted is left as it is. Returns its id."""
+        h = _check_hash(content_hash)
+        failure = Failure(stage=stage, category=category, message=reason).model_dump(mode="json")
+        with self._write.begin() as s:
+            row = s.scalars(select(DocumentRow).where(DocumentRow.content_hash == h).with_for_update()).first()
+            if row is None:
+                from .. import __version__
+                from ..model import SCHEMA_VERSION
+
+                row = DocumentRow(content_hash=h, source=source, source_name=os.path.basename(source)[:255],
+                                  n_pages=n_pages, status="failed", schema_version=SCHEMA_VERSION,
+                                  extractor_version=__version__, extra={"failures": [failure]})
+                s.add(row)
+                s.flush()
+            elif row.status == "pending":
+                from .. import __version__
+                from ..model import SCHEMA_VERSION
+
+                extra = dict(row.extra or {})
+                extra["failures"] = list(extra.get("failures") or []) + [failure]
+                row.status, row.extra = "failed", extra
+                row.schema_version = row.schema_version or SCHEMA_VERSION
+                row.extractor_version = row.extractor_version or __version__
+            return row.id
+
+    def batch_page_log(self, run_id: Optional[int] = None) -> list[BatchPageInfo]:
+        """Every page batches have read (of one run, or all), in the order they were finished."""
+        q = select(BatchPageRow.document_id, BatchPageRow.page, BatchPageRow.status, BatchPageRow.run_id,
+                   BatchPageRow.worker, BatchPageRow.seconds, BatchPageRow.peak_rss_mb, BatchPageRow.finished_at)
+        if run_id is not None:
+            q = q.where(BatchPageRow.run_id == run_id)
+        with self._read() as s:
+            return [BatchPageInfo(*r) for r in s.execute(q.order_by(BatchPageRow.finished_at, BatchPageRow.id))]
+
+    def cell_confidence_counts(self, doc_ids: Optional[Sequence[int]] = None, below: float = 0.9) -> tuple[int, int]:
+        """(cells, cells with confidence under ``below``) of these documents (or of all)."""
+        q = select(func.count(), func.count().filter(CellRow.confidence < below))
+        chunks: list[Optional[Sequence[int]]] = [None] if doc_ids is None else \
+            [doc_ids[i:i + 500] for i in range(0, len(doc_ids), 500)]
+        total = low = 0
+        with self._read() as s:
+            for chunk in chunks:
+                r = s.execute(q if chunk is None else q.where(CellRow.document_id.in_(chunk))).one()
+                total, low = total + int(r[0]), low + int(r[1])
+        return total, low
+
     # ---- internals
 
     @staticmethod
@@ -603,4 +866,4 @@ class Store:
 
 
 __all__ = ["DocumentInfo", "JobInfo", "NotFoundError", "QueueItem", "ReviewInfo", "ReviewMarks", "ReviewProgress",
-           "Store", "StoreError", "sha256_file"]
+           "Store", "StoreError", "Upload", "sha256_file"]
