@@ -356,6 +356,37 @@ def test_kpi_correction_reparses_the_target(store, tmp_path):
     assert store.review_marks(doc_id).kpis == {"p1-t0:3:年度": "review"}
 
 
+def test_cell_correction_carries_into_the_kpi_records_read_from_it(store, tmp_path):
+    """Correcting a KPI table's cell corrects the records read from its rows: the 指标值 of one row,
+    and the merged 一级 cell's text in every row it covers."""
+    grid = [["一级指标", "二级指标", "三级指标", "指标值"],
+            ["产出指橱", "数量指标", "培训人次", "≥200人次"],
+            ["", "质量指标", "培训合格率", "≥95%"]]
+    cells = []
+    for r, row in enumerate(grid):
+        for k, txt in enumerate(row):
+            if r == 2 and k == 0:
+                continue  # covered by the merged 一级 cell
+            cells.append(Cell(row=r, col=k, rowspan=2 if (r, k) == (1, 0) else 1, bbox=[100 * k, 40 * r, 100 * k + 100, 40 * r + 40],
+                              text=txt, confidence=0.7))
+    table = Table(id="p1-t0", bbox=[0, 0, 400, 120], n_rows=3, n_cols=4, cells=cells, kind="kpi_project")
+    kpis = [KpiRecord(project="培训", period="年度", level1="产出指橱", level2=g[1], level3=g[2], value=g[3],
+                      target=KpiTarget(**parse_target(g[3]).__dict__), confidence=0.6, table_id="p1-t0", row=r)
+            for r, g in ((1, grid[1]), (2, ["", "质量指标", "培训合格率", "≥95%"]))]
+    doc = Document(source="kpi.pdf", n_pages=1, extractor_version="0.1.0", kpis=kpis,
+                   pages=[Page(page=1, width=400, height=120, dpi=200, tables=[table])])
+    doc_id = store.save_document(doc, HASH_A)
+    store.record_review("cell", store.find_cell(doc_id, "p1-t0:1:3"), action="correct", new_value="≥300人次", reviewer="王芳")
+    store.record_review("cell", store.find_cell(doc_id, "p1-t0:1:0"), action="correct", new_value="产出指标", reviewer="王芳")
+    back = store.load_document(doc_id).kpis
+    assert [k.level1 for k in back] == ["产出指标", "产出指标"]
+    assert back[0].value == "≥300人次" and back[0].target.value == 300 and back[0].target.comparator == "≥"
+    assert back[1].value == "≥95%" and back[1].target.value == 95  # its own value untouched
+    assert [k.source for k in back] == ["review", "review"]
+    rows = list(csv.DictReader(open(write_kpi_csv(store.load_document(doc_id), tmp_path / "k.csv"), encoding="utf-8-sig")))
+    assert rows[0]["value"] == "≥300人次" and rows[1]["level1"] == "产出指标"
+
+
 def test_bad_reviews_are_refused(store):
     doc_id = store.save_document(budget_doc(), HASH_A)
     cell_id = store.find_cell(doc_id, "p1-t0:3:2")

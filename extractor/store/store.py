@@ -616,10 +616,30 @@ class Store:
                 row.source = "review"
                 if isinstance(row, KpiRow) and field == "value":
                     row.target = KpiTarget(**parse_target(new).__dict__).model_dump(mode="json")
+                if isinstance(row, CellRow) and new != old:
+                    self._carry_to_kpis(s, row, old, new)
             s.add(review)
             s.execute(update(DocumentRow).where(DocumentRow.id == row.document_id).values(updated_at=utcnow()))
             s.flush()
             return _review_info(review)
+
+    @staticmethod
+    def _carry_to_kpis(s: Session, cell: CellRow, old: str, new: str) -> None:
+        """A corrected cell of a KPI table corrects the KPI records read from it: every record of the
+        cell's rows (a merged 一级/二级 cell covers several) whose value or level held the cell's old
+        text takes the new one, with source ``review`` (a new value re-parses the target)."""
+        rows = range(cell.row, cell.row + max(1, cell.rowspan or 1))
+        for k in s.scalars(select(KpiRow).where(KpiRow.document_id == cell.document_id, KpiRow.table_id == cell.table_id,
+                                                KpiRow.row.in_(list(rows)))):
+            changed = [f for f in ("value", "level3", "level2", "level1") if getattr(k, f) == old]
+            for f in changed:
+                setattr(k, f, new)
+                if f == "value":
+                    k.target = KpiTarget(**parse_target(new).__dict__).model_dump(mode="json")
+            if changed:
+                k.source = "review"
+                k.notes = list(k.notes or []) + [f"{'/'.join(changed)} corrected in review of cell "
+                                                 f"{cell.table_id}:{cell.row}:{cell.col}"]
 
     def reviews(self, doc_id: int) -> list[ReviewInfo]:
         """Every review of the document, oldest first."""
