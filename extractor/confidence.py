@@ -15,6 +15,7 @@ import math
 import re
 from typing import Optional, Sequence
 
+from .kpi import lexicon
 from .model import Cell, OcrEvidence, Table
 
 
@@ -97,7 +98,7 @@ def fit_isotonic(scores, right) -> Calibration:
 # ------------------------------------------------------------------ evidence model
 _NUMBER = re.compile(r"^[-+]?[\d,.]*\d[\d,.]*%?$")
 _WELL_FORMED = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?%?$")
-FEATURES = [
+_ALL_FEATURES = [
     "bias", "empty", "ink_empty", "doubt_min", "doubt_min2", "doubt_mean", "log_chars", "lines",
     "borders_missing", "span_inferred", "numeric", "numeric_col", "text_in_numeric_col", "number_in_text_col",
     "malformed_number", "decimals_off", "checks_ok", "checks_broken", "name_voted", "header_row",
@@ -106,9 +107,20 @@ FEATURES = [
     "p_min", "p_text", "p_text_sq",
     "doubt_x_table_doubt", "doubt_x_table_low", "ptext_x_table_low", "empty_x_table_doubt", "doubt_x_missing",
     "dash", "letters_in_number", "variant_of_common", "repeated",
+    "dropped", "strict_comparator", "doubt_min_clean", "edge_doubt", "edge_doubt_clean", "glued_number",
+    "multi_dot", "one_char_doubt", "lexicon_known", "lexicon_near", "lexicon_extra", "one_row_table",
+    "broken_unvouched", "broken_twice",
 ]
+# computed (the interactions use them) but not fitted: other forms of the same probabilities whose
+# weights came out with mixed signs, so that a doubtful read could raise the score
+_UNFITTED = {"doubt_min", "doubt_min2", "doubt_mean", "doubt_x_table_doubt"}
+FEATURES = [n for n in _ALL_FEATURES if n not in _UNFITTED]
+_KEEP = [i for i, n in enumerate(_ALL_FEATURES) if n not in _UNFITTED]
+# a figure glued to Chinese text that is not its unit: two cells read as one ("0单位自筹", "资金0")
+_GLUED = re.compile(r"^[-+]?\d[\d,.]*(?![\d,.])(?![万亿元年月日个人次件项天%％台辆所份篇期场户名家座条]|以[上下内])[\u4e00-\u9fff]"
+                    r"|[\u4e00-\u9fff][-+]?\d[\d,.]*$")
 _DASH = re.compile(r"^[-—–/]+$")
-_ODD = set("•·。|」「'`‘’\"“”_~;；")
+_ODD = set("•·。|」「'`‘’\"“”_~;；*★●■▲")
 _EDGE_OK = set("%）)：:")
 
 
@@ -222,7 +234,25 @@ def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tu
         f += [f[3] * t_doubt, f[3] * t_low, f[-2] * t_low, f[1] * t_doubt, f[3] * t_missing,
               float(bool(_DASH.match(t))), float(bool(re.search(r"\d", t)) and bool(re.search(r"[A-Za-z]", t)) and cn >= 0.5),
               float(counts.variant(t)), float(not empty and not is_num and counts.counts.get(_key(t), 0) >= 3)]
-        out.append((c, f))
+        # a clean table (few doubtful reads) makes one doubtful character telling; the first and
+        # last characters are where a speck is read as a character ("斋2022年预算数")
+        clean = max(0.0, 1.0 - 10.0 * t_low)
+        edge = 0.0 if empty or len(ev.char_probs) < 2 else 4.0 - _doubt(min(ev.char_probs[0], ev.char_probs[-1]))
+        f += [0.0 if empty and not ev.dropped else float(ev.dropped),
+              float(bool(t) and t[0] in "<>＜＞"),
+              f[3] * clean, edge, edge * clean,
+              float(bool(_GLUED.search(t)) and not is_num),
+              float(is_num and t.count(".") >= 2),
+              f[3] * float(len(t) == 1),
+              float(not is_num and lexicon.is_known(t)), float(not is_num and lexicon.near_known(t)),
+              float(not is_num and lexicon.extra_at_edge(t)),
+              # a strip of one row (a sign-off line, the tail of a table cut by the page) has no
+              # rows around it to align its columns with
+              float(table.n_rows == 1),
+              # a broken check with none satisfied, and two broken checks crossing at the cell, point
+              # at it rather than at the other cells they cover
+              float(checks_bad > 0 and checks_ok == 0), float(checks_bad >= 2)]
+        out.append((c, [f[i] for i in _KEEP]))
     return out
 
 
@@ -249,8 +279,14 @@ class EvidenceModel:
         return {"features": FEATURES, "weights": [round(w, 5) for w in self.w]}
 
 
+# evidence that is rare in any calibration set but certain in kind (the arithmetic checks): a
+# lighter penalty, so that a handful of examples can give it its weight
+LIGHT_PENALTY = {"checks_ok": 0.05, "checks_broken": 0.05, "broken_unvouched": 0.05, "broken_twice": 0.05}
+
+
 def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequence[str]] = None) -> EvidenceModel:
-    """L2-regularised logistic regression by Newton's method (the bias is not penalised)."""
+    """L2-regularised logistic regression by Newton's method (the bias is not penalised, the
+    features of ``LIGHT_PENALTY`` less than the others)."""
     import numpy as np
 
     X = np.asarray(X, float)
@@ -258,6 +294,9 @@ def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequenc
     w = np.zeros(X.shape[1])
     reg = np.full(X.shape[1], l2)
     reg[0] = 0.0
+    for i, n in enumerate(names or FEATURES):
+        if n in LIGHT_PENALTY:
+            reg[i] = l2 * LIGHT_PENALTY[n]
     for _ in range(iters):
         p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
         g = X.T @ (p - y) + reg * w

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 BBox = list[float]  # [x0, y0, x1, y1]
 
@@ -35,6 +35,7 @@ class OcrEvidence(BaseModel):
     n_lines: int = 0
     char_probs: list[float] = Field(default_factory=list)
     ink: Optional[float] = None  # fraction of ink pixels inside the cell (cells only)
+    dropped: float = 0.0  # the surest probability among marks removed as specks (0: none removed)
 
 
 class StructureEvidence(BaseModel):

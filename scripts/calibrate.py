@@ -24,6 +24,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -42,13 +43,23 @@ SEEDS_DIR = ROOT.parent / "shared" / "seeds"
 SEVERITIES = ["light", "medium", "heavy"]
 
 
-def render_set(out: Path, n_synthetic: int) -> list[Path]:
+def _synthetic_seed(sev_i: int, i: int) -> int:
+    return 3500 + 10 * sev_i + i if i < 10 else 4000 + 100 * sev_i + i  # (the first ten kept their seeds)
+
+
+def _variant_seed(sev_i: int, i: int, v: int) -> int:
+    return 3000 + 10 * sev_i + i if v == 0 else 4500 + 100 * sev_i + 10 * v + i
+
+
+def render_set(out: Path, n_synthetic: int, variants: int = 1, n_medium: Optional[int] = None) -> list[Path]:
     import synth
 
     docs = []
     for sev_i, sev in enumerate(SEVERITIES):
-        jobs = [(f"seed_{s.stem[:3]}", 3000 + 10 * sev_i + i, str(s)) for i, s in enumerate(sorted(SEEDS_DIR.glob("*.txt")))]
-        jobs += [(f"synthetic_{i:02d}", 3500 + 10 * sev_i + i, None) for i in range(n_synthetic)]
+        jobs = [(f"seed_{s.stem[:3]}" + (f"_v{v}" if v else ""), _variant_seed(sev_i, i, v), str(s))
+                for v in range(variants) for i, s in enumerate(sorted(SEEDS_DIR.glob("*.txt")))]
+        n = n_medium if sev == "medium" and n_medium is not None else n_synthetic
+        jobs += [(f"synthetic_{i:02d}", _synthetic_seed(sev_i, i), None) for i in range(n)]
         for name, seed, src in jobs:
             d = out / sev / name
             if not (d / "truth.json").exists():
@@ -91,17 +102,20 @@ def wrong_below(pairs, cut: float = 0.9) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--docs", type=int, default=4, help="synthetic documents per severity (besides the seeds)")
+    ap.add_argument("--docs", type=int, default=16, help="synthetic documents per severity (besides the seeds)")
+    ap.add_argument("--variants", type=int, default=2, help="renders of each seed transcript per severity")
+    ap.add_argument("--medium-docs", type=int, default=60,
+                    help="synthetic documents at medium degradation (errors are rare there: more are needed to see them)")
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "calibration")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "calibration.json")
     ap.add_argument("--reuse", action="store_true", help="reuse cached extractions (pred_raw.json)")
-    ap.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the evidence model")
+    ap.add_argument("--l2", type=float, default=3.0, help="L2 penalty of the evidence model")
     a = ap.parse_args(argv)
     from extractor.config import Settings
 
     pipe = Pipeline(Settings(calibrate=False))  # extract with the raw scores
     docs = []
-    for d in render_set(a.data, a.docs):
+    for d in render_set(a.data, a.docs, a.variants, a.medium_docs):
         truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
         doc = raw_extraction(pipe, d, a.reuse)
         rows = cell_rows(doc, truth)

@@ -66,9 +66,12 @@ def test_planted_misread_scores_below_09(fitted, row, col, text):
 
 def test_doubtful_characters_lower_the_score(fitted):
     sure = _score(_doc(ROWS), fitted)
-    doubt = _score(_doc(ROWS, probs={(2, 1): 0.45, (3, 2): 0.45}), fitted)
+    doubt = _score(_doc(ROWS, probs={(2, 1): 0.45, (4, 1): 0.45, (3, 2): 0.45}), fitted)
     assert doubt[(2, 1)].confidence < sure[(2, 1)].confidence
-    assert doubt[(3, 2)].confidence < sure[(3, 2)].confidence
+    assert doubt[(4, 1)].confidence < sure[(4, 1)].confidence
+    # a figure that the row sum and the 科目 hierarchy both confirm stays sure however it was read
+    assert doubt[(3, 2)].checks and all(c.startswith("+") for c in doubt[(3, 2)].checks)
+    assert doubt[(3, 2)].confidence >= 0.9
 
 
 def test_a_letter_in_a_number_column_lowers_the_score(fitted):
@@ -97,3 +100,29 @@ def test_isotonic_map_is_monotone_and_calibrated():
     mapped = [cal(x) for x in xs]
     assert all(a <= b + 1e-12 for a, b in zip(mapped, mapped[1:]))
     assert abs(cal(0.8) - 0.64) < 0.08
+
+
+@pytest.mark.parametrize("row,text", [
+    (4, "一般行政管理事"),    # a character lost at the edge of a standard 科目 name
+    (1, "一般公共服务支出鲁"),  # a speck read as a character after one
+    (7, "住房公积金土"),
+])
+def test_a_near_miss_of_a_standard_name_is_doubted(fitted, row, text):
+    """Every character read surely, no check covering the name: only the national classification's
+    names say that the text misses one of them."""
+    rows = copy.deepcopy(ROWS)
+    rows[row - 1][1] = text
+    got = _score(_doc(rows), fitted)
+    sure = _score(_doc(ROWS), fitted)
+    assert got[(row, 1)].confidence < 0.9 < sure[(row, 1)].confidence, (text, got[(row, 1)].confidence)
+
+
+def test_standard_names_and_their_near_misses():
+    from extractor.kpi import lexicon
+
+    assert lexicon.is_known("广播电视事务") and lexicon.is_known("二、 外交支出") and lexicon.is_known("2025年预算数")
+    assert lexicon.is_known("实施期资金总额:") and lexicon.is_known("项目资金(元)")
+    assert lexicon.near_known("播电视事务") and lexicon.near_known("财政专管理资金")
+    assert lexicon.extra_at_edge("斋2022年预算数") and lexicon.extra_at_edge("●学前教育")
+    for fine in ("一、一般公共服务支出", "培训合格率", "≥95%", "吕梁日报县域专刊阳城版费用", "办公经费", "2,061.00"):
+        assert not lexicon.near_known(fine) and not lexicon.extra_at_edge(fine), fine

@@ -85,7 +85,7 @@ def test_fix_numeric_only_touches_numbers():
 
 
 @pytest.mark.parametrize("raw,want", [
-    ("0,00", "0.00"), ("692，30", "692.30"), ("171:26", "171.26"), ("1,234,56", "1,234.56"), ("1,000", "1,000"), ("1,021.29", "1,021.29"),
+    ("0,00", "0.00"), ("692，30", "692.30"), ("171:26", "171.26"), ("520..91", "520.91"), ("5,061;583", "5,061,583"), ("12;30", "12;30"), ("1,234,56", "1,234.56"), ("1,000", "1,000"), ("1,021.29", "1,021.29"),
 ])
 def test_decimal_point_read_as_comma_is_restored(raw, want):
     from extractor.ocr.normalize import fix_numeric
@@ -114,6 +114,8 @@ def test_a_surely_read_full_stop_ends_a_sentence_and_stays():
     ("，30305", "30305"), (",1,021.29", "1,021.29"),
     # an ASCII dot never ends Chinese text, whatever else the text holds
     ("九、社会保险基金支出.", "九、社会保险基金支出"),
+    # a second decimal point, a speck after the comparator, a full stop after a word
+    ("≤81.5.万元", "≤81.5万元"), ("≥.80%", "≥80%"), ("改善。", "改善"), ("81.5万元", "81.5万元"),
 ])
 def test_specks_read_as_punctuation_are_dropped(raw, want):
     from extractor.ocr.normalize import drop_speck_punct
@@ -148,3 +150,57 @@ def test_a_numbered_item_that_lost_its_comma_gets_it_back():
     assert restore_numbering(["二、外交支出", "三、国防支出", "二十金融支出"])[2] == "二十金融支出"
     assert restore_numbering(["一般公共服务支出", "二、外交支出", "三、国防支出"])[0] == "一般公共服务支出"
     assert restore_numbering(["一般公共服务支出", "三国防支出"]) == ["一般公共服务支出", "三国防支出"]
+
+
+@pytest.mark.parametrize("raw,c_prob,want", [
+    ("项目资金(.元)", 0.9, "项目资金(元)"),  # a speck inside the bracket
+    ("项目资金C元)", 0.38, "项目资金（元)"),  # the opening bracket read as a doubtful C
+    ("项目资金C元)", 0.97, "项目资金C元)"),  # a sure C stays
+    ("CPI指数(元)", 0.5, "CPI指数(元)"),  # no lone closing bracket after it
+])
+def test_brackets_misread_in_cell_text(raw, c_prob, want):
+    from extractor.ocr.normalize import drop_speck_punct
+
+    chars = [(c, c_prob if c == "C" else 0.99) for c in raw]
+    drop_speck_punct(chars)
+    assert "".join(c for c, _ in chars) == want
+
+
+def test_marks_dropped_as_specks_leave_their_probability_as_evidence():
+    """The speck rules remove marks; how surely the recogniser read the surest of them stays on
+    the read (``dropped``), so the confidence model can doubt a removal ("专刊. 阳城版")."""
+    from extractor.ocr.cells import CellReader
+    from extractor.ocr.engine import RecResult
+
+    text = "专刊.阳城版"
+    probs = [0.99, 0.99, 0.6, 0.99, 0.98, 0.99]
+    clean = "合计"
+    jobs = [([None], 0.1), ([None], 0.1)]
+    out, k = CellReader._assemble(jobs, [RecResult(text, probs), RecResult(clean, [0.99, 0.99])], 0, False)
+    assert k == 2
+    assert out[0].text == "专刊阳城版" and out[0].dropped == 0.6 and len(out[0].char_probs) == 5
+    assert out[1].text == "合计" and out[1].dropped == 0.0
+
+
+@pytest.mark.parametrize("raw,want", [
+    ("2025年7.月至9月", "2025年7月至9月"),  # a speck inside a date
+    ("1.完成培训", "1.完成培训"),  # a numbered item keeps its dot
+    ("年度3.5万元", "年度3.5万元"),  # a decimal point
+])
+def test_a_speck_dot_inside_a_date_goes(raw, want):
+    from extractor.ocr.normalize import drop_speck_punct
+
+    chars = [(c, 0.9) for c in raw]
+    drop_speck_punct(chars)
+    assert "".join(c for c, _ in chars) == want
+
+
+def test_a_dot_between_chinese_characters_stays_only_when_read_surely():
+    """A speck between two characters is read as a doubtful dot; a dot printed there (a typo in the
+    source, "专刊. 阳城版") is read surely and transcribed as printed."""
+    from extractor.ocr.normalize import drop_speck_punct
+
+    for p, want in ((0.6, "专刊阳城版"), (0.999, "专刊.阳城版")):
+        chars = [(c, p if c == "." else 0.99) for c in "专刊.阳城版"]
+        drop_speck_punct(chars)
+        assert "".join(c for c, _ in chars) == want

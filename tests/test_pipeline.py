@@ -12,7 +12,7 @@ import synth
 from extractor.evaluate import norm, score_document
 from extractor.export import read_json
 from extractor.kpi.tables import annotate_tables
-from extractor.model import Document
+from extractor.model import SCHEMA_VERSION, Document
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,7 +175,7 @@ def test_cli_writes_json_and_csv(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     doc = read_json(out)
-    assert doc.schema_version == "1.3" and doc.pages[0].tables[0].kind and doc.pages[0].tables[0].unit == "万元" and [p.page for p in doc.pages] == [1] and doc.n_pages == 3
+    assert doc.schema_version == SCHEMA_VERSION and doc.pages[0].tables[0].kind and doc.pages[0].tables[0].unit == "万元" and [p.page for p in doc.pages] == [1] and doc.n_pages == 3
     t = doc.pages[0].tables[0]
     csvs = sorted((tmp_path / "csv").glob("*_p*_t*.csv"))
     assert len(csvs) == len(doc.pages[0].tables)

@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from extractor.config import ServiceSettings
+from extractor.model import SCHEMA_VERSION
 from extractor.service import create_app
 from extractor.service.review import cell_headers, is_amount
 from extractor.service.worker import HOST, recover_jobs
@@ -255,7 +256,7 @@ def test_review_queue_decisions_and_exports(client, store, seeded):
     doc = r.json()
     cell = next(c for c in doc["pages"][0]["tables"][0]["cells"] if (c["row"], c["col"]) == (3, 2))
     assert (cell["text"], cell["confidence"], cell["source"], cell["reviewed"]) == ("821.29", 1.0, "review", True)
-    assert doc["schema_version"] == "1.3"
+    assert doc["schema_version"] == SCHEMA_VERSION
     assert (doc["kpis"][0]["reviewed"], doc["kpis"][0]["source"], doc["kpis"][0]["confidence"]) == (True, "ocr", 1.0)
     grid = list(csv.reader(io.StringIO(client.get(f"/api/documents/{seeded}/tables/p1-t0.csv").content.decode("utf-8-sig"))))
     assert grid[3][2] == "821.29" and grid[0] == ["科目编码", "科目名称", "合计", "基本支出", "项目支出"]

@@ -6,6 +6,7 @@ horizontal text of ruled tables); a band too tall to be one line goes to the tex
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -22,6 +23,7 @@ class TextRead:
     char_probs: list[float] = field(default_factory=list)
     n_lines: int = 0
     ink: float = 0.0  # fraction of ink pixels inside the (inset) cell
+    dropped: float = 0.0  # the surest probability among marks dropped as specks (0: none dropped)
 
     @property
     def empty(self) -> bool:
@@ -384,13 +386,18 @@ class CellReader:
                 keep = len(t.rstrip())
                 chars += [(ch, p) for i, (ch, p) in enumerate(zip(t, ps))
                           if lead <= i < keep and (keep_spaces or not ch.isspace())]
+            read = list(chars)
             _trim_specks(chars)
             if not keep_spaces:  # table cells: specks read as punctuation
                 drop_speck_punct(chars)
                 if is_speck_text("".join(c for c, _ in chars)):
                     chars = []
             n_lines = sum(1 for r in rs if r.text.strip())
-            out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink))
+            # how sure the recogniser was of what the speck rules removed: a confidently read mark
+            # that was dropped may have been the text's own ("专刊. 阳城版")
+            gone = Counter(read) - Counter(chars)
+            dropped = max((p for _, p in gone.elements()), default=0.0)
+            out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink, dropped))
         return out, k
 
 

@@ -12,6 +12,8 @@ _STRAY_DOTS = re.compile(r"^[.·,]*([≥≤<>=]?[-+]?\d[\d,]*(?:\.\d+)?%?)[.·,]
 
 
 _DECIMAL_COMMA = re.compile(r"^([-+]?\d{1,3}(?:,\d{3})*)[,，:：](\d{2})$")
+_DOUBLE_DOT = re.compile(r"^([-+]?[\d,]*\d)\.{2,}(\d+%?)$")
+_GROUP_SEMICOLON = re.compile(r"^[-+]?\d{1,3}([,;；]\d{3})+(\.\d+)?%?$")
 _SPECK_ONLY = re.compile(r"^[•·.。,，、'`‘’\"“”:：;；_~]+$")
 
 
@@ -19,10 +21,16 @@ def fix_numeric(text: str) -> str:
     """A number whose zeros were read as the letter O ("O", "1,OOO.00") gets its zeros back, a
     speck read as a dot before or after a number ("6.", ".0") goes, and a decimal point read as a
     comma or a colon ("0,00", "692，30", "171:26": a thousands comma never has two digits after
-    it, and no figure of a disclosure holds a colon) is restored. Only whole
+    it, and no figure of a disclosure holds a colon) is restored; a doubled decimal point
+    ("520..91") is made one, and a thousands separator read as a semicolon ("5,061;583") a comma. Only whole
     tokens made of digits, O-like letters and separators are touched."""
     if text and _NUMLIKE.match(text) and any(ch in text for ch in "OoóòÓÒ"):
         text = text.translate(_ZERO)
+    m = _DOUBLE_DOT.match(text or "")
+    if m:  # "520..91": a speck beside the decimal point read as a second one
+        text = f"{m.group(1)}.{m.group(2)}"
+    if text and _GROUP_SEMICOLON.match(text) and any(ch in text for ch in ";；"):
+        text = text.replace(";", ",").replace("；", ",")  # "5,061;583": a thousands comma with a speck above it
     m = _DECIMAL_COMMA.match(text or "")
     if m:
         text = f"{m.group(1)}.{m.group(2)}"
@@ -50,6 +58,8 @@ FORM_LABEL = re.compile(r"(负责人|经办人|填报人|联系人|联系电话|
 SPECK_DOT_DOUBT = 0.97
 # a full stop read this surely at the end of a short cell text is the sentence's own
 SURE_STOP = 0.95
+# an ASCII dot between Chinese characters read this surely is printed there, not a speck
+SURE_MID_DOT = 0.98
 
 
 def _long_digit_run(chars: list[tuple[str, float]], i: int) -> bool:
@@ -66,12 +76,43 @@ def _long_digit_run(chars: list[tuple[str, float]], i: int) -> bool:
     return before >= 1 and after >= 5 and edge_ok
 
 
+def _decimal_before(chars: list[tuple[str, float]], i: int) -> bool:
+    """The figure ending just before ``i`` already has its decimal point ("81.5" of "81.5.万元")."""
+    j = i - 1
+    while j >= 0 and chars[j][0].isdigit():
+        j -= 1
+    return j >= 1 and chars[j][0] == "." and chars[j - 1][0].isdigit()
+
+
+def _date_before_digits(chars: list[tuple[str, float]], i: int) -> bool:
+    """The run of digits ending just before ``i`` follows 年 or 月 (a month or day of a date)."""
+    j = i - 1
+    while j >= 0 and chars[j][0].isdigit():
+        j -= 1
+    return j >= 0 and chars[j][0] in "年月"
+
+
+def _unopened_close(chars: list[tuple[str, float]], i: int) -> bool:
+    """A closing bracket follows position ``i`` with no opening one between, and none before it."""
+    before = "".join(c for c, _ in chars[:i])
+    if before.count("(") + before.count("（") > before.count(")") + before.count("）"):
+        return False
+    for c, _ in chars[i + 1:]:
+        if c in "(（":
+            return False
+        if c in ")）":
+            return True
+    return False
+
+
 def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
     """In a table cell's text (a list of (char, probability), changed in place), drop the
     punctuation that Chinese cell text never carries where it was read: a middle dot or bullet
     next to a Chinese character, a ASCII dot between two Chinese characters ("成.本"; an ASCII comma there is a real comma, made
     full-width), and a
-    full stop or dot ending a short label that holds no other punctuation ("一般行政管理事务。").
+    full stop or dot ending a short label that holds no other punctuation ("一般行政管理事务。"),
+    and a dot just inside an opening bracket ("(.元)"); a doubtful "C" before Chinese text that a
+    lone closing bracket follows is the opening bracket ("C元)" -> "（元)").
     Numbers keep their dots and commas: only marks beside Chinese characters are touched. A cell
     that is nothing but a sign-off label (负责人, 联系电话 …) gets back the colon that always follows
     it, when the scan lost it."""
@@ -84,7 +125,13 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
         if ch in "·•" and (_cjk(prev) or _cjk(nxt)):
             drop = True
         elif ch == "." and _cjk(prev) and _cjk(nxt):
-            drop = True
+            drop = chars[i][1] < SURE_MID_DOT  # a dot printed there (a typo of the source) is read surely
+        elif ch == "." and prev.isdigit() and (_cjk(nxt) or nxt == "%") and _decimal_before(chars, i):
+            drop = True  # "≤81.5.万元": a figure has one decimal point
+        elif ch in ".·," and prev in "≥≤<>＜＞=" and nxt.isdigit():
+            drop = True  # "≥.80%": a speck between the comparator and the figure
+        elif ch == "." and prev.isdigit() and nxt in "月日号底份" and _date_before_digits(chars, i):
+            drop = True  # "2025年7.月至9月": a speck inside a date
         elif ch == "," and _cjk(prev) and _cjk(nxt):  # a real comma the recogniser read as ASCII
             chars[i] = ("，", chars[i][1])
         elif ch in ".。·" and not nxt and _cjk(prev):
@@ -94,8 +141,13 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
             elif ch in ".·":  # an ASCII dot or middle dot never ends Chinese text: a speck
                 drop = True
             else:  # a full stop ends a sentence, not a short label; a doubtful one is a speck
-                drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:") and chars[i][1] < SURE_STOP
+                drop = len(text) <= 16 and not any(p in text for p in "，,、；;：:") and (
+                    chars[i][1] < SURE_STOP or len(text) <= 5)  # no sentence is four characters long
 
+        elif ch in ".·" and prev in "(（":  # "项目资金(.元)": a speck inside the bracket
+            drop = True
+        elif ch in "Cc" and chars[i][1] < 0.9 and _cjk(nxt) and _unopened_close(chars, i):
+            chars[i] = ("（", chars[i][1])  # "项目资金C元)": an opening bracket read as a letter
         elif ch in ".·," and not prev and (_cjk(nxt) or nxt in "≥≤<>＜＞"):
             drop = True
         elif ch in ",，、" and not prev and nxt.isdigit():  # no figure starts with a comma
