@@ -33,11 +33,21 @@ def _binarize_small(gray: np.ndarray, target: int = 1200) -> tuple[np.ndarray, f
     return bw, s
 
 
+def _components(bw: np.ndarray):
+    """``cv2.connectedComponentsWithStats`` (8-connected) with 16-bit labels when they fit (about
+    half the time of 32-bit ones on a page; the same blobs and stats); OpenCV refuses when a noisy
+    page has more blobs than that, and the page is labelled again with 32-bit labels."""
+    try:
+        return cv2.connectedComponentsWithStatsWithAlgorithm(bw, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
+    except cv2.error:
+        return cv2.connectedComponentsWithStats(bw, connectivity=8)
+
+
 def _blobs(bw: np.ndarray, horizontal: bool, reach: int = 9) -> np.ndarray:
     """Stats of ink blobs after joining characters along one axis."""
     k = (reach, 1) if horizontal else (1, reach)
     joined = cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, k))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    n, _, stats, _ = _components(joined)
     return stats[1:]
 
 
@@ -173,7 +183,7 @@ def estimate_skew(gray: np.ndarray, max_angle: float = 5.0) -> float:
     vert = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(25, h // 30))))
     flat = cv2.subtract(bw, cv2.dilate(vert, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 1))))
     joined = cv2.morphologyEx(flat, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 1)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    n, labels, stats, _ = _components(joined)
     angles, weights = [], []
     for k in range(1, n):
         x, y, bwid, bh, area = stats[k]

@@ -110,6 +110,49 @@ def _restore_numbering(g: GridTable, reads: list) -> None:
 INFERRED_MARK_PROB = 0.5
 
 
+# rows of text split into pieces far apart that make the free text look like a table (see _tabular_rows)
+TABULAR_ROWS = 3
+
+
+def _tabular_rows(boxes: list, min_rows: int = TABULAR_ROWS) -> bool:
+    """Could the text lines outside the ruled grids hold an unruled table? Only then is the layout
+    model asked for table regions (the text-alignment fallback needs one). Such a table shows as
+    rows of separate pieces far apart (more than a line height): ``min_rows`` of them, or two
+    close above one another with a gap at the same place. A table page has one such row of its
+    own ("部门名称：…" … "单位：万元") and prose none, so neither pays for the model."""
+    if len(boxes) < 4:
+        return False
+    bx = sorted((tuple(float(v) for v in b[:4]) for b in boxes), key=lambda b: (b[1] + b[3]) / 2)
+    lh = float(np.median([b[3] - b[1] for b in bx]))
+    rows: list[list[tuple]] = []
+    for b in bx:
+        if rows:
+            top, bot = min(x[1] for x in rows[-1]), max(x[3] for x in rows[-1])
+            if min(bot, b[3]) - max(top, b[1]) > 0.5 * min(bot - top, b[3] - b[1]):
+                rows[-1].append(b)
+                continue
+        rows.append([b])
+    split: list[tuple[float, list[tuple[float, float]]]] = []  # (row centre, its wide gaps)
+    for r in rows:
+        r.sort(key=lambda b: b[0])
+        gaps, right = [], r[0][2]
+        for b in r[1:]:
+            if b[0] - right > lh:
+                gaps.append((right, b[0]))
+            right = max(right, b[2])
+        if gaps:
+            split.append((sum((b[1] + b[3]) / 2 for b in r) / len(r), gaps))
+    if len(split) >= min_rows:
+        return True
+    return any(c1 - c0 < 3 * lh and any(min(a1, b1) > max(a0, b0) for a0, a1 in g0 for b0, b1 in g1)
+               for (c0, g0), (c1, g1) in zip(split, split[1:]))
+
+
+# a paragraph named a title without the layout model: one short line that does not end a sentence,
+# and opens a numbered heading, stands centred on the page or stands taller than the page's text
+TITLE_MAX_CHARS, TITLE_TALL = 40, 1.2
+
+
 class Pipeline:
     def __init__(self, settings: Optional[Settings] = None):
         self.s = settings or Settings()
@@ -309,14 +352,6 @@ class Pipeline:
         page = Page(page=number, width=w, height=h, dpi=dpi,
                     transform=Transform(source_width=w0, source_height=h0, rotation=rot, skew=round(skew, 3)))
 
-        regions: list[Region] = []
-        if self.layout is not None:
-            try:
-                regions = self.layout(gray)
-            except Exception as e:
-                failures.append(Failure(stage="layout", category="error", message=str(e), page=number))
-        layout_tables = [r.bbox for r in regions if r.kind == "table"]
-
         grids: list[GridTable] = []
         try:
             grids = find_tables(gray)  # the ruled grid is the authority; layout boxes only for unruled tables
@@ -333,6 +368,18 @@ class Pipeline:
             boxes = self._detect_free_text(masked)
         except Exception as e:
             failures.append(Failure(stage="ocr", category="error", message=f"text lines: {e}", page=number))
+
+        # the layout model is asked only where it can change the result: an unruled table (the
+        # text-alignment fallback below) among the text outside the ruled grids. Its title
+        # regions only name paragraphs; without them a cheap rule does (see _paragraphs).
+        regions: Optional[list[Region]] = None
+        if self.layout is not None and _tabular_rows(boxes):
+            try:
+                regions = self.layout(gray)
+            except Exception as e:
+                failures.append(Failure(stage="layout", category="error", message=str(e), page=number))
+        layout_tables = [r.bbox for r in regions or [] if r.kind == "table"]
+
         # the prose lines and every ruled table: one batched recognition for the whole page
         reads = self._read_all([ReadJob(masked, boxes, inset_px=0, keep_spaces=True)]
                                + [ReadJob(gray, [c.bbox for c in g.cells]) for g in grids], failures, number)
@@ -365,9 +412,9 @@ class Pipeline:
                 failures.append(Failure(stage="ocr", category="error", message=f"table {ti}: {e}", page=number))
         in_table = [t.bbox for t in tables]
         free = [ln for ln in lines if not any(inside_frac(ln.bbox, tb) > 0.5 for tb in in_table)]
-        page.paragraphs = self._paragraphs(free, regions)
+        page.paragraphs = self._paragraphs(free, regions, w)
         page.tables = tables
-        page.regions = regions + [Region(kind="table", bbox=list(t.bbox), source="lines" if t.source == "lines" else "text")
+        page.regions = (regions or []) + [Region(kind="table", bbox=list(t.bbox), source="lines" if t.source == "lines" else "text")
                                   for t in tables]
         page.failures = failures
         page.seconds = round(time.perf_counter() - t0, 3)
@@ -445,13 +492,18 @@ class Pipeline:
         return out
 
     @staticmethod
-    def _paragraphs(lines: list[_Line], regions: list[Region]) -> list[Paragraph]:
+    def _paragraphs(lines: list[_Line], regions: Optional[list[Region]], page_w: Optional[float] = None) -> list[Paragraph]:
         """Group text lines into paragraphs in reading order.
 
         Lines on one row far apart ("部门名称：…" … "单位：万元") are separate paragraphs, left to
         right. A line continues the paragraph above when it is close below it, the line above runs
         to the right margin and this one starts at the left margin (Chinese paragraphs indent
-        their first line and fill every line but the last)."""
+        their first line and fill every line but the last).
+
+        A paragraph is a title when it lies in a layout title region; with no layout regions
+        (``regions`` None: the model was not asked) by a cheap rule on the line itself
+        (TITLE_MAX_CHARS: short, no sentence end, and a numbered heading, centred on the page of
+        width ``page_w``, or taller than the page's median line)."""
         if not lines:
             return []
         lines = sorted(lines, key=lambda l: (l.bbox[1], l.bbox[0]))
@@ -488,14 +540,27 @@ class Pipeline:
                     groups[-1].extend(pieces[0])
                     continue
             groups.extend(pieces)
-        titles = [r.bbox for r in regions if r.kind == "title"]
+        titles = [r.bbox for r in regions if r.kind == "title"] if regions is not None else None
+
+        def ruled_title(ls: list[_Line], bb: tuple) -> bool:
+            text = "".join(l.text for l in ls).strip()
+            if (len(ls) != 1 or len(text) > TITLE_MAX_CHARS or not any("\u4e00" <= ch <= "\u9fff" for ch in text)  # "-3-"
+                    or text.endswith(("。", "；", ";", "，", ",")) or "…" in text or ".." in text  # a sentence, a contents line
+                    or (text[0] in "(（" and text[-1] in ")）" and not HEADING.match(text))):  # "(2025年度)"
+                return False
+            centred = page_w is not None and bb[2] - bb[0] < 0.7 * page_w and abs((bb[0] + bb[2]) / 2 - page_w / 2) < 0.05 * page_w
+            return bool(HEADING.match(text)) or centred or bb[3] - bb[1] > TITLE_TALL * lh
+
         paras = []
         for ls in groups:
             x0 = min(l.bbox[0] for l in ls); y0 = min(l.bbox[1] for l in ls)
             x1 = max(l.bbox[2] for l in ls); y1 = max(l.bbox[3] for l in ls)
             probs = [p for l in ls for p in l.probs]
             bb = (x0, y0, x1, y1)
-            kind = "title" if any(inside_frac(bb, t) > 0.6 for t in titles) else "text"
+            if titles is not None:
+                kind = "title" if any(inside_frac(bb, t) > 0.6 for t in titles) else "text"
+            else:
+                kind = "title" if ruled_title(ls, bb) else "text"
             ev = OcrEvidence(mean_prob=float(np.mean(probs)) if probs else 0.0, min_prob=float(min(probs)) if probs else 0.0,
                              n_chars=sum(len(l.text) for l in ls), n_lines=len(ls))
             p = Paragraph(bbox=[round(v, 1) for v in bb], text="".join(l.text for l in ls), kind=kind, ocr=ev)

@@ -234,3 +234,80 @@ def test_missing_classifier_is_said_on_the_document_and_the_rest_runs(monkeypatc
         assert doc.kpis and doc.tables()
         assert [f.category for f in doc.failures] == ["classifier_unavailable"]
         assert "torch" in doc.failures[0].message
+
+
+class _CountingLayout:
+    """Stands in for the pipeline's layout model and counts the pages it is asked about."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __call__(self, gray):
+        self.calls += 1
+        return self.model(gray)
+
+
+UNRULED_NAMES = ["一般公共服务支出", "行政运行", "一般行政管理事务", "住房保障支出", "住房公积金", "教育支出",
+                 "普通教育", "社会保障和就业支出", "卫生健康支出", "节能环保支出", "城乡社区支出", "农林水支出"]
+
+
+def _unruled_table_page() -> np.ndarray:
+    """A title and a 13 x 5 table laid out in aligned columns with no ruling at all."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+    if not Path(font).exists():
+        pytest.skip("fonts-noto-cjk is not installed")
+    img = Image.new("L", (1654, 2339), 255)
+    d = ImageDraw.Draw(img)
+    f, ft = ImageFont.truetype(font, 28, index=2), ImageFont.truetype(font, 40, index=2)
+    d.text((560, 200), "2024年部门收支预算表", font=ft, fill=0)
+    xs = [200, 700, 920, 1140, 1360]
+    for r in range(13):
+        row = (["科目名称", "合计", "基本支出", "项目支出", "上年结转"] if r == 0 else
+               [UNRULED_NAMES[r - 1]] + [f"{(r * 37 + k * 11) % 900 + 1.29:,.2f}" for k in range(4)])
+        for x, t in zip(xs, row):
+            d.text((x, 400 + 55 * r), t, font=f, fill=0)
+    return np.asarray(img)
+
+
+def test_unruled_table_is_found_through_the_layout_fallback(pipeline, monkeypatch):
+    """Text in aligned columns outside any ruled grid asks the layout model, whose table region is
+    rebuilt from the text's alignment."""
+    spy = _CountingLayout(pipeline.layout)
+    monkeypatch.setattr(pipeline, "layout", spy)
+    page = pipeline.process_image(_unruled_table_page(), 1, 200)
+    assert spy.calls == 1
+    assert len(page.tables) == 1 and page.tables[0].source == "text"
+    t = page.tables[0]
+    assert t.n_rows >= 12 and t.n_cols >= 4
+    texts = {c.text for c in t.cells}
+    assert {"科目名称", "基本支出", "住房公积金"} <= texts
+    assert any(r.source == "layout" for r in page.regions)
+
+
+def test_ruled_page_skips_the_layout_model(pipeline, monkeypatch):
+    """A page whose only table is ruled (a title and a prose line beside it) never runs the layout
+    model: it could only propose tables the grid already has; the title is named by rule."""
+    spy = _CountingLayout(pipeline.layout)
+    monkeypatch.setattr(pipeline, "layout", spy)
+    img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=3, severity="light", title="2024年项目绩效目标表")
+    page = pipeline.process_image(img, 1, 200)
+    assert spy.calls == 0
+    _check(page, _truth_page(truth))
+    assert [p.kind for p in page.paragraphs if "绩效目标表" in p.text] == ["title"]
+    assert all(p.kind == "text" for p in page.paragraphs if p.text.endswith("。"))
+
+
+def test_tabular_rows_tell_aligned_columns_from_prose():
+    from extractor.pipeline import _tabular_rows
+
+    prose = [(100, 100 + 40 * i, 1500, 130 + 40 * i) for i in range(10)]
+    assert not _tabular_rows(prose)
+    # one row of two pieces far apart ("部门名称：…" … "单位：万元") above a ruled table
+    assert not _tabular_rows(prose[:3] + [(100, 600, 500, 630), (1300, 600, 1500, 630)])
+    # three rows of three pieces, or two close rows split at the same place
+    cols = [(100, 300), (700, 820), (1100, 1220)]
+    table = [(a, 600 + 45 * r, b, 630 + 45 * r) for r in range(3) for a, b in cols]
+    assert _tabular_rows(prose[:3] + table)
+    assert _tabular_rows(prose[:3] + table[:6])

@@ -128,13 +128,32 @@ def _params(shape: tuple[int, int], text_h: float | None = None) -> _Params:
     )
 
 
+def _cc_stats(mask: np.ndarray):
+    """``cv2.connectedComponentsWithStats`` (8-connected) with 16-bit labels when they fit: the
+    label image is the costliest part of labelling a whole page, and half as wide it takes about
+    half the time (same components, same stats). A page of more than 65534 blobs (heavy noise)
+    overflows them: OpenCV says so and the page is labelled again with 32-bit labels."""
+    try:
+        return cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
+    except cv2.error:
+        return cv2.connectedComponentsWithStats(mask, connectivity=8)
+
+
+def _cc_labels(mask: np.ndarray):
+    """``cv2.connectedComponents`` (8-connected), 16-bit labels when they fit (see _cc_stats)."""
+    try:
+        return cv2.connectedComponentsWithAlgorithm(mask, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
+    except cv2.error:
+        return cv2.connectedComponents(mask, connectivity=8)
+
+
 def _text_height(bw: np.ndarray, p: _Params) -> float | None:
     """Typical character height: 80th percentile of the heights of
     character-like connected components (None if too few)."""
     # 2x subsampled copy: 4x fewer pixels for the (dense) labelling
     f = 1  # (2x subsampling was tried: it biases the estimate on sparse, noisy pages)
     small = bw if f == 1 else np.ascontiguousarray(bw[::2, ::2])
-    _, _, st, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
+    _, _, st, _ = _cc_stats(small)
     w, h, a = st[1:, 2] * f, st[1:, 3] * f, st[1:, 4] * f * f
     u2 = p.unit * p.unit
     k = (h >= 7 * p.unit) & (h <= 120 * p.unit) & (w >= 3 * p.unit) & (w <= 3 * h) & (h <= 3 * w) \
@@ -181,14 +200,21 @@ def binarize(gray: np.ndarray, params: _Params | None = None, sensitive: bool = 
 def _masks_from_binary(bw: np.ndarray, p: _Params, loose: bool = False):
     if loose:
         return cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (p.loose, 1)))
-    # horizontal
+    hm, vm, _, _ = _line_and_piece_masks(bw, p)
+    return hm, vm
+
+
+def _line_and_piece_masks(bw: np.ndarray, p: _Params):
+    """(hm, vm, hp, vp): the long-line masks and the "pieces" masks (strokes opened with a short
+    kernel only, see _tables_from_masks), which share their first steps."""
+    # horizontal / vertical: opening after a 3-px perpendicular dilation, kept inside the dilated
+    # ink (with an even kernel length OpenCV's opening shifts by a pixel, so it is not a subset)
     hd = cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3)))
     hm = cv2.morphologyEx(hd, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (p.lh, 1)))
-    hm = cv2.bitwise_and(hm, cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3))))
-    # vertical
+    hm = cv2.bitwise_and(hm, hd)
     vd = cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 1)))
     vm = cv2.morphologyEx(vd, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, p.lv)))
-    vm = cv2.bitwise_and(vm, cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 1))))
+    vm = cv2.bitwise_and(vm, vd)
     # recover short pieces cut off by a gap near a line end: short-opened
     # strokes collinear with a long line and within `gap` of it are added
     # (a conditional dilation, so text further away is never picked up),
@@ -196,6 +222,7 @@ def _masks_from_binary(bw: np.ndarray, p: _Params, loose: bool = False):
     short = max(int(round(0.4 * p.text_h)), 5)
     hm0, vm0 = hm, vm
     t = max(p.tol // 2, 2)
+    hp = vp = None
     for m, kshort, kreach, kclose in (
         ("h", (short, 1), (2 * p.gap + 1, 1), (p.gap, 3)),
         ("v", (1, short), (1, 2 * p.gap + 1), (3, p.gap)),
@@ -203,32 +230,46 @@ def _masks_from_binary(bw: np.ndarray, p: _Params, loose: bool = False):
         src = hd if m == "h" else vd
         base = hm0 if m == "h" else vm0
         other = vm0 if m == "h" else hm0
-        pieces = cv2.morphologyEx(src, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kshort))
-        pieces = cv2.bitwise_and(pieces, cv2.bitwise_not(base))
+        opened = cv2.morphologyEx(src, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kshort))
+        if m == "h":
+            hp = opened
+        else:
+            vp = opened
+        pieces = cv2.bitwise_and(opened, cv2.bitwise_not(base))
         reach = cv2.dilate(base, cv2.getStructuringElement(cv2.MORPH_RECT, kreach))
         # a piece is kept only if it is collinear with, and within `gap` of, a
         # long line AND touches a perpendicular line at its other end (the
         # stub between a gap and an intersection).  Character strokes inside
         # a spanning cell do not touch a ruling, so a missing line is never
         # "re-grown" through text.
-        n, lab = cv2.connectedComponents(pieces, connectivity=8)
+        n, lab = _cc_labels(pieces)
+        add = None
         if n > 1:
-            near_line = np.zeros(n, bool)
-            near_line[np.unique(lab[reach > 0])] = True
-            touch = np.zeros(n, bool)
-            touch[np.unique(lab[cv2.dilate(other, np.ones((2 * t + 1, 2 * t + 1), np.uint8)) > 0])] = True
-            keep = near_line & touch
-            keep[0] = False
-            add = cv2.bitwise_and((keep[lab] * 255).astype(np.uint8), reach) if keep.any() else None
-        else:
-            add = None
+            # the labels under each marker, read at the marker's pixels on the pieces only
+            # (a handful, where a full-page boolean index would scan the whole label image)
+            near = cv2.findNonZero(cv2.bitwise_and(pieces, reach))
+            if near is not None:
+                near = near.reshape(-1, 2)  # (x, y) rows
+                near_line = np.zeros(n, bool)
+                near_line[lab[near[:, 1], near[:, 0]]] = True
+                touched = cv2.dilate(other, np.ones((2 * t + 1, 2 * t + 1), np.uint8))
+                on = cv2.findNonZero(cv2.bitwise_and(pieces, touched))
+                touch = np.zeros(n, bool)
+                if on is not None:
+                    on = on.reshape(-1, 2)
+                    touch[lab[on[:, 1], on[:, 0]]] = True
+                keep = near_line & touch
+                keep[0] = False
+                if keep.any():
+                    lut = keep.astype(np.uint8) * 255
+                    add = cv2.bitwise_and(lut[lab], reach)
         out = base if add is None else cv2.bitwise_or(base, add)
         out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, kclose))
         if m == "h":
             hm = out
         else:
             vm = out
-    return hm, vm
+    return hm, vm, hp, vp
 
 
 def line_masks(gray: np.ndarray, binary: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -254,7 +295,7 @@ def _segments(mask: np.ndarray, horizontal: bool, p: _Params, min_len: int):
 
     For horizontals a0/a1 = x extent, pos = y centroid, lo/hi = y extent.
     """
-    n, _, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, _, stats, cents = _cc_stats(mask)
     if n <= 1:
         return np.zeros((0, 6), np.float32)
     st = stats[1:].astype(np.float32)
@@ -361,7 +402,7 @@ def find_tables(gray: np.ndarray, regions: list[tuple] | None = None) -> list[Gr
     sigma = _noise_sigma(gray)
     p = _params(gray.shape, _text_height(binarize(gray, p, sigma=sigma), p))
     bw = binarize(gray, p, sensitive=True, sigma=sigma)
-    hm, vm = _masks_from_binary(bw, p)
+    hm, vm, hp, vp = _line_and_piece_masks(bw, p)
     ang = _skew_deg(hm, vm, p)
     M_inv = None
     if abs(ang) > 0.1:
@@ -369,14 +410,14 @@ def find_tables(gray: np.ndarray, regions: list[tuple] | None = None) -> list[Gr
         M = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), ang, 1.0)
         gray_r = cv2.warpAffine(gray, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         bw = binarize(gray_r, p, sensitive=True, sigma=sigma)
-        hm, vm = _masks_from_binary(bw, p)
+        hm, vm, hp, vp = _line_and_piece_masks(bw, p)
         M_inv = cv2.invertAffineTransform(M)
-    tables = _tables_from_masks(bw, hm, vm, p, regions, M_inv)
+    tables = _tables_from_masks(bw, hm, vm, p, regions, M_inv, hp, vp)
     tables.sort(key=lambda t: (t.bbox[1], t.bbox[0]))
     return tables
 
 
-def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv) -> list[GridTable]:
+def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None) -> list[GridTable]:
     H, W = bw.shape
     hs = _segments(hm, True, p, p.lh)
     vs = _segments(vm, False, p, p.lv)
@@ -439,11 +480,9 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv) -> list[GridTable
     # the long opening kernels); a fragment run only counts as a ruling
     # segment when it is nearly continuous and reaches a junction (text never
     # touches the rulings), see _gappy_present.
-    short = max(int(round(0.4 * p.text_h)), 5)
-    hp = cv2.morphologyEx(cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3))), cv2.MORPH_OPEN,
-                          cv2.getStructuringElement(cv2.MORPH_RECT, (short, 1)))
-    vp = cv2.morphologyEx(cv2.dilate(bw, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 1))), cv2.MORPH_OPEN,
-                          cv2.getStructuringElement(cv2.MORPH_RECT, (1, short)))
+    # (computed with the line masks, from the same dilated ink: _line_and_piece_masks)
+    if hp is None or vp is None:
+        _, _, hp, vp = _line_and_piece_masks(bw, p)
     out = []
     for g in glist:
         gi = np.array([a for a in g if a < nh], int)
