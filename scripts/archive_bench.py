@@ -235,17 +235,9 @@ def resume_run(arch: Path, db: Path, out: Path, total_pages: int) -> dict:
 
 
 def machine() -> str:
-    import platform
+    from benchmark import machine as described  # the same line as the benchmark's (cores, CPU, onnxruntime device)
 
-    cpu = platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), no GPU, Python {platform.python_version()}"
+    return described()
 
 
 def main(argv=None) -> int:
