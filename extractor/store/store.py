@@ -637,7 +637,7 @@ class Store:
                 if f == "value":
                     k.target = KpiTarget(**parse_target(new).__dict__).model_dump(mode="json")
             if changed:
-                k.source = "review"
+                k.source = "review"  # not ``reviewed``: the record itself stays in the queue for a look
                 k.notes = list(k.notes or []) + [f"{'/'.join(changed)} corrected in review of cell "
                                                  f"{cell.table_id}:{cell.row}:{cell.col}"]
 
@@ -689,7 +689,7 @@ class Store:
     def review_progress(self, doc_id: int, below: float = 0.9) -> ReviewProgress:
         def counts(s: Session, cls: type[CellRow] | type[KpiRow]) -> tuple[int, int, int]:
             r = s.execute(select(func.count(), func.count().filter(cls.reviewed.is_(True)),
-                                 func.count().filter(cls.source == "review"))
+                                 func.count().filter(cls.reviewed.is_(True), cls.source == "review"))
                           .where(cls.document_id == doc_id)).one()
             return int(r[0]), int(r[1]), int(r[2])
 
