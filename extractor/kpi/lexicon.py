@@ -32,13 +32,13 @@ def _core(text: str) -> str:
     return _PREFIX.sub("", _norm(text), count=1).rstrip("：")
 
 
+@lru_cache(maxsize=20000)
 def is_known(text: str) -> bool:
     """The text is a standard name or head, after any item number (whitespace and bracket width
     ignored)."""
     names, patterns, _ = _lexicon()
     t = _norm(text)
-    c = _core(t)
-    return any(x in names or any(p.match(x) for p in patterns) for x in {t, c})
+    return any(x in names or any(p.match(x) for p in patterns) for x in {t, _core(t)})
 
 
 @lru_cache(maxsize=20000)
@@ -64,4 +64,4 @@ def near_known(text: str) -> bool:
     _, _, long_names = _lexicon()
     edits = 1 if len(t) < 8 else 2
     hit = process.extractOne(t, long_names, scorer=Levenshtein.distance, score_cutoff=edits)
-    return hit is not None and len(hit[0]) >= 5
+    return hit is not None

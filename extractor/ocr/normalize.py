@@ -62,12 +62,18 @@ SURE_STOP = 0.95
 SURE_MID_DOT = 0.98
 
 
-def _long_digit_run(chars: list[tuple[str, float]], i: int) -> bool:
-    """The dot at ``i`` stands between digits with five or more digits after it and no other
-    separator in the token (a figure of the disclosure has at most four decimals)."""
+def _digits_before(chars: list[tuple[str, float]], i: int) -> int:
+    """The index just before the run of digits that ends at ``i`` (-1 at the text's start)."""
     j = i - 1
     while j >= 0 and chars[j][0].isdigit():
         j -= 1
+    return j
+
+
+def _long_digit_run(chars: list[tuple[str, float]], i: int) -> bool:
+    """The dot at ``i`` stands between digits with five or more digits after it and no other
+    separator in the token (a figure of the disclosure has at most four decimals)."""
+    j = _digits_before(chars, i)
     k = i + 1
     while k < len(chars) and chars[k][0].isdigit():
         k += 1
@@ -78,17 +84,13 @@ def _long_digit_run(chars: list[tuple[str, float]], i: int) -> bool:
 
 def _decimal_before(chars: list[tuple[str, float]], i: int) -> bool:
     """The figure ending just before ``i`` already has its decimal point ("81.5" of "81.5.万元")."""
-    j = i - 1
-    while j >= 0 and chars[j][0].isdigit():
-        j -= 1
+    j = _digits_before(chars, i)
     return j >= 1 and chars[j][0] == "." and chars[j - 1][0].isdigit()
 
 
 def _date_before_digits(chars: list[tuple[str, float]], i: int) -> bool:
     """The run of digits ending just before ``i`` follows 年 or 月 (a month or day of a date)."""
-    j = i - 1
-    while j >= 0 and chars[j][0].isdigit():
-        j -= 1
+    j = _digits_before(chars, i)
     return j >= 0 and chars[j][0] in "年月"
 
 
