@@ -72,8 +72,26 @@ def _blob_crops(gray: np.ndarray, bw: np.ndarray, s: float, horizontal: bool, ma
         pad = 2
         c = gray[max(0, int((y - pad) / s)): int((y + h + pad) / s), max(0, int((x - pad) / s)): int((x + w + pad) / s)]
         if c.size:
-            out.append(c)
+            out.append(_first_chars(c if horizontal else c.T, BLOB_READ_LEN))
+            if not horizontal:
+                out[-1] = out[-1].T
     return out
+
+
+# a line's first this-many line heights are read to tell its way up (about a dozen characters:
+# enough for the character confidence to show it, at a fraction of the time of a whole line)
+BLOB_READ_LEN = 12.0
+
+
+def _first_chars(c: np.ndarray, n: float) -> np.ndarray:
+    """The start of a text line running along x, cut to about ``n`` times its height, at the
+    emptiest column of the last fifth (between two characters, not through one)."""
+    h, w = c.shape
+    if w <= n * h:
+        return c
+    lo, hi = int(0.8 * n * h), int(n * h)
+    ink = (c[:, lo:hi] < 128).sum(axis=0)
+    return c[:, :lo + int(np.argmin(ink)) + 1]
 
 
 # joining ink along y leaves this many times more blobs than along x only on upright (or 180°)

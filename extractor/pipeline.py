@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+import cv2
 import numpy as np
 
 from . import __version__, confidence, ingest, runtime
@@ -334,7 +335,7 @@ class Pipeline:
         t0 = time.perf_counter()
         h0, w0 = gray.shape
         failures: list[Failure] = []
-        if float(gray.std()) < 2.0:  # blank page: nothing to read
+        if float(cv2.meanStdDev(gray)[1][0, 0]) < 2.0:  # blank page: nothing to read
             return Page(page=number, width=w0, height=h0, dpi=dpi,
                         transform=Transform(source_width=w0, source_height=h0),
                         failures=[Failure(stage="clean", category="empty_page", message="page is blank", page=number)],
@@ -457,10 +458,12 @@ class Pipeline:
 
     def _detect_free_text(self, masked: np.ndarray) -> list[tuple[float, float, float, float]]:
         """Text-line boxes on the page with its tables blanked. Only the horizontal bands that
-        still hold ink are searched (stacked into one image, at the scale the whole page would
-        get): on a table page that is the title and unit lines, a fraction of the page."""
+        still hold ink are searched (stacked into one image, at the scale the page would get at
+        ``det_band_max_side``): on a table page that is the title, unit and page-number lines, a
+        fraction of the page, often in a small font. A page that is mostly text goes whole, at
+        ``det_max_side`` (its body text is large enough there; the model's time goes with pixels)."""
         h, w = masked.shape
-        scale = min(1.0, self.s.det_max_side / max(h, w))
+        scale = min(1.0, self.s.det_band_max_side / max(h, w))
         rows = np.flatnonzero((masked < 160).sum(axis=1) > 2)
         bands: list[list[int]] = []
         pad, gap = 12, 30

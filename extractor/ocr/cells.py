@@ -30,23 +30,26 @@ class TextRead:
         return self.n_lines == 0
 
 
+def _order_stats(crop: np.ndarray, ks: Sequence[int]) -> list[int]:
+    """The k-th smallest grey levels of a uint8 crop (0-based ranks), from its histogram: exact, and
+    cheaper than a partial sort on the thousands of small crops of a page."""
+    a = crop if crop.ndim == 2 else crop.reshape(1, -1)
+    cum = np.cumsum(cv2.calcHist([np.ascontiguousarray(a)], [0], None, [256], [0, 256]).ravel())
+    return [int(v) for v in np.searchsorted(cum, np.asarray(ks, np.float64) + 0.5)]
+
+
 def paper_level(crop: np.ndarray) -> float:
-    """The grey level of the paper: the 90th percentile of the crop (a lower partial sort, cheaper
-    than np.percentile on the thousands of small crops of a page)."""
-    flat = crop.ravel()
-    k = int(0.9 * (flat.size - 1))
-    return float(np.partition(flat, k)[k])
+    """The grey level of the paper: the 90th percentile of the crop."""
+    return float(_order_stats(crop, [int(0.9 * (crop.size - 1))])[0])
 
 
 def ink_threshold(crop: np.ndarray, min_contrast: int = 60) -> Optional[float]:
     """Grey level below which a pixel of the crop is ink; None when the crop holds no ink."""
     if crop.size == 0:
         return None
-    flat = crop.ravel()
-    k = min(flat.size - 1, 12)  # the 12th darkest pixel: a lone dash is dark, one noisy pixel is not enough
-    kb = int(0.9 * (flat.size - 1))  # the paper (as paper_level)
-    part = np.partition(flat, sorted({k, kb}))
-    dark, bg = float(part[k]), float(part[kb])
+    k = min(crop.size - 1, 12)  # the 12th darkest pixel: a lone dash is dark, one noisy pixel is not enough
+    kb = int(0.9 * (crop.size - 1))  # the paper (as paper_level)
+    dark, bg = (float(v) for v in _order_stats(crop, [k, kb]))
     if bg - dark < min_contrast:
         return None
     # well below the paper, but sensitive enough for the thin, faded strokes of a light serif font
