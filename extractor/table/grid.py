@@ -606,7 +606,8 @@ def _gappy_present(seg: np.ndarray, max_gap: float, min_run: float, inset: float
     ``max_gap``, no end further than ``max_gap`` from its junction) and
     *anchored*: an unbroken run starts inside the perpendicular ruling
     (within ``inset`` of the junction centre) and reaches ``min_run`` past
-    it -- at one end, or at both with ``both`` (new edges).  A segment of a
+    it -- at one end, or at both with ``both`` (new edges); once one end is
+    so anchored, a shorter stub suffices at the other.  A segment of a
     known edge anchored at both ends only needs coverage >= ``loose_cov``.
     Text keeps a white padding from the rulings, so its strokes are never
     anchored."""
@@ -624,8 +625,9 @@ def _gappy_present(seg: np.ndarray, max_gap: float, min_run: float, inset: float
     need = inset + min_run
     a0 = first <= inset and first + run0 >= need
     a1 = last <= inset and last + run1 >= need
-    if not both and not (a0 and a1):
-        # a shorter stub suffices at the second end when the first is anchored
+    if not (a0 and a1):
+        # a shorter stub suffices at the second end when the first is anchored (for a new edge
+        # too: a one-row column line with a dropout a little above its lower junction)
         short_need = inset + 0.6 * min_run
         b0 = first <= inset and first + run0 >= short_need
         b1 = last <= inset and last + run1 >= short_need
