@@ -679,4 +679,6 @@ def test_synth_single_row_strip_with_dropouts():
     cells = [(0, k, 1, 1, s) for k, s in enumerate(texts)]
     for seed in (3, 7, 12):
         img, truth = synth.render_table_page(cells, 1, 8, severity="medium", seed=seed, skew=0.0, header_rows=0)
-        _assert_exact(img, truth["tables"][0])
+        tabs = find_tables(img)
+        assert len(tabs) == 1
+        assert structure(tabs[0]) == _truth_structure(truth["tables"][0]), seed
