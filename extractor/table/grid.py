@@ -262,7 +262,13 @@ def _line_and_piece_masks(bw: np.ndarray, p: _Params):
                 keep[0] = False
                 if keep.any():
                     lut = keep.astype(np.uint8) * 255
-                    add = cv2.bitwise_and(lut[lab], reach)
+                    # the whole stub, not only its part within `gap` of the line: a stub nearly
+                    # as long as the opening kernel (a corner piece cut off by a dropout) would
+                    # otherwise stay apart from its line, and the perpendicular ruling it ends
+                    # on (a strip's frame line) would meet one line too few.  Still only the
+                    # rows of the line (collinear), as far as a stub can reach.
+                    far = (2 * (p.lh + p.gap) + 1, 1) if m == "h" else (1, 2 * (p.lv + p.gap) + 1)
+                    add = cv2.bitwise_and(lut[lab], cv2.dilate(base, cv2.getStructuringElement(cv2.MORPH_RECT, far)))
         out = base if add is None else cv2.bitwise_or(base, add)
         out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, kclose))
         if m == "h":
