@@ -701,13 +701,3 @@ def test_doc_column_segment_with_dropouts_near_both_junctions(tmp_path):
     src = ingest.open_source(tmp_path / "doc" / "doc.pdf")
     gray = clean_page(ingest.render_page(src, 12, truth["dpi"]).gray).gray
     _assert_doc_table(find_tables(gray), truth["pages"][11], 0)
-
-
-def test_doc_strip_frame_corner_cut_off(tmp_path):
-    """Generated document 14001, page 7: a one-row sign-off strip whose lower ruling lost a few
-    pixels a little short of the left frame line, leaving a corner piece just shorter than the
-    line kernel.  Recovered whole, it keeps the frame line at two crossings, so the strip keeps
-    its first column."""
-    tabs, tp = _doc_tables(tmp_path, 14001, 7)
-    _assert_doc_table(tabs, tp, 0)
-

@@ -262,13 +262,7 @@ def _line_and_piece_masks(bw: np.ndarray, p: _Params):
                 keep[0] = False
                 if keep.any():
                     lut = keep.astype(np.uint8) * 255
-                    # the whole stub, not only its part within `gap` of the line: a stub nearly
-                    # as long as the opening kernel (a corner piece cut off by a dropout) would
-                    # otherwise stay apart from its line, and the perpendicular ruling it ends
-                    # on (a strip's frame line) would meet one line too few.  Still only the
-                    # rows of the line (collinear), as far as a stub can reach.
-                    far = (2 * (p.lh + p.gap) + 1, 1) if m == "h" else (1, 2 * (p.lv + p.gap) + 1)
-                    add = cv2.bitwise_and(lut[lab], cv2.dilate(base, cv2.getStructuringElement(cv2.MORPH_RECT, far)))
+                    add = cv2.bitwise_and(lut[lab], reach)
         out = base if add is None else cv2.bitwise_or(base, add)
         out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, kclose))
         if m == "h":
@@ -868,7 +862,7 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
                         _ruled_at(vl.T, clo[k] - rr, chi[k] + rr, rows[i], int(math.ceil(rr)))
                         or _continues(hl.T, cols[k], k == j, rows[i], int(math.ceil(rr)), inset, min_run)
                         for k in (j, j + 1)):
-                    hcov[i, j] = max(0.5, float(src[s0[j] : s1[j]].mean()))
+                    hcov[i, j] = max(0.5, float(src[s0[j] : s1[j]].mean()) if s1[j] > s0[j] else 0.5)
     for j in range(nc + 1):
         a = int(max(clo[j] - t - thick / 2, 0))
         b = int(min(chi[j] + t + thick / 2 + 1, W))
@@ -894,7 +888,7 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
                         _ruled_at(hl, rlo[k] - rr, rhi[k] + rr, cols[j], int(math.ceil(rr)))
                         or _continues(vl, rows[k], k == i, cols[j], int(math.ceil(rr)), inset, min_run)
                         for k in (i, i + 1)):
-                    vcov[i, j] = max(0.5, float(src[s0[i] : s1[i]].mean()))
+                    vcov[i, j] = max(0.5, float(src[s0[i] : s1[i]].mean()) if s1[i] > s0[i] else 0.5)
 
     hpres = hcov >= 0.5
     vpres = vcov >= 0.5
