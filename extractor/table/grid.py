@@ -633,12 +633,6 @@ def _gappy_present(seg: np.ndarray, max_gap: float, min_run: float, inset: float
         b1 = last <= inset and last + run1 >= short_need
         if (a0 and b1) or (a1 and b0):
             a0 = a1 = True
-        elif (b0 or b1) and first <= inset and last <= inset and len(idx) >= 0.75 * L \
-                and (not len(d) or int(d.max()) - 1 <= max_gap / 2):
-            # cut by several short dropouts, one near each junction: ink at both junctions, a
-            # stub past one of them, short holes only, dense -- text in a cell keeps a padding
-            # from the rulings at both ends and never fills three quarters of the segment
-            a0 = a1 = True
     if a0 and a1 and not both:
         # anchored at both junctions: a ruling whose middle is lost in
         # several merged gaps (coverage only needs to be moderate)
