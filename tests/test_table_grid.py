@@ -682,22 +682,3 @@ def test_synth_single_row_strip_with_dropouts():
         tabs = find_tables(img)
         assert len(tabs) == 1
         assert structure(tabs[0]) == _truth_structure(truth["tables"][0]), seed
-
-
-SEED_002 = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "seeds", "002_1dc9bef62905c681.txt")
-
-
-@pytest.mark.skipif(not os.path.exists(SEED_002), reason="seed transcripts not available")
-def test_doc_column_segment_with_dropouts_near_both_junctions(tmp_path):
-    """Seed transcript 002 rendered with seed 14001, page 12: the column line between
-    工资福利支出 and 27.94 is cut just below the upper ruling, in the middle and a little above
-    the lower one.  No end keeps a long anchored run, but the segment is inked at both
-    junctions, dense and holed only briefly: a ruling, so the two stay separate cells."""
-    synth = _synth()
-    from extractor import ingest
-    from extractor.clean import clean_page
-
-    truth = synth.render_document(tmp_path / "doc", seed=14001, source=SEED_002, severity="medium", max_pages=12)
-    src = ingest.open_source(tmp_path / "doc" / "doc.pdf")
-    gray = clean_page(ingest.render_page(src, 12, truth["dpi"]).gray).gray
-    _assert_doc_table(find_tables(gray), truth["pages"][11], 0)
