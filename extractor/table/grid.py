@@ -438,9 +438,27 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
         vy0, vy1, vx = vs[:, 0][None], vs[:, 1][None], vs[:, 2][None]
         return (vx >= hx0 - t) & (vx <= hx1 + t) & (hy >= vy0 - t) & (hy <= vy1 + t)
 
+    g = 1.25 * p.gap
+
+    def bridged(hs, vs):
+        # [nh, nv]: a line that crosses nothing but whose BOTH ends stop short of a perpendicular
+        # ruling by a gap (a scan dropout at each junction, e.g. a short ruling under one
+        # column) meets the rulings at its ends.  Both ends are required: a text stroke long
+        # enough to be a line segment never reaches a ruling at each end.
+        hx0, hx1, hy = hs[:, 0][:, None], hs[:, 1][:, None], hs[:, 2][:, None]
+        vy0, vy1, vx = vs[:, 0][None], vs[:, 1][None], vs[:, 2][None]
+        h0 = (np.abs(vx - hx0) <= g) & (hy >= vy0 - t) & (hy <= vy1 + t)
+        h1 = (np.abs(vx - hx1) <= g) & (hy >= vy0 - t) & (hy <= vy1 + t)
+        v0 = (np.abs(hy - vy0) <= g) & (vx >= hx0 - t) & (vx <= hx1 + t)
+        v1 = (np.abs(hy - vy1) <= g) & (vx >= hx0 - t) & (vx <= hx1 + t)
+        C = cross(hs, vs)
+        hb = ~C.any(1) & h0.any(1) & h1.any(1)
+        vb = (C.sum(0) < 2) & v0.any(0) & v1.any(0)
+        return C | ((h0 | h1) & hb[:, None]) | ((v0 | v1) & vb[None, :])
+
     # iterative filtering: verticals need >= 2 horizontals, horizontals >= 1 vertical
     for _ in range(3):
-        C = cross(hs, vs)
+        C = bridged(hs, vs)
         vkeep = C.sum(0) >= 2
         vs = vs[vkeep]
         C = C[:, vkeep]
@@ -450,7 +468,7 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
             return []
         if vkeep.all() and hkeep.all():
             break
-    C = cross(hs, vs)
+    C = bridged(hs, vs)
     nh, nv = len(hs), len(vs)
     # connected groups of crossing segments (union-find over nh + nv nodes)
     parent = np.arange(nh + nv)
@@ -496,7 +514,7 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
         gj = np.array([a - nh for a in g if a >= nh], int)
         if len(gi) < 2 or len(gj) < 2:
             continue
-        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W), hp, vp)
+        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W), hp, vp, bw)
         if tb is not None:
             if M_inv is not None:
                 tb = _map_table(tb, M_inv)
@@ -595,7 +613,8 @@ def _gappy_present(seg: np.ndarray, max_gap: float, min_run: float, inset: float
     ``max_gap``, no end further than ``max_gap`` from its junction) and
     *anchored*: an unbroken run starts inside the perpendicular ruling
     (within ``inset`` of the junction centre) and reaches ``min_run`` past
-    it -- at one end, or at both with ``both`` (new edges).  A segment of a
+    it -- at one end, or at both with ``both`` (new edges); once one end is
+    so anchored, a shorter stub suffices at the other.  A segment of a
     known edge anchored at both ends only needs coverage >= ``loose_cov``.
     Text keeps a white padding from the rulings, so its strokes are never
     anchored."""
@@ -613,8 +632,9 @@ def _gappy_present(seg: np.ndarray, max_gap: float, min_run: float, inset: float
     need = inset + min_run
     a0 = first <= inset and first + run0 >= need
     a1 = last <= inset and last + run1 >= need
-    if not both and not (a0 and a1):
-        # a shorter stub suffices at the second end when the first is anchored
+    if not (a0 and a1):
+        # a shorter stub suffices at the second end when the first is anchored (for a new edge
+        # too: a one-row column line with a dropout a little above its lower junction)
         short_need = inset + 0.6 * min_run
         b0 = first <= inset and first + run0 >= short_need
         b1 = last <= inset and last + run1 >= short_need
@@ -638,6 +658,38 @@ def _ruled_at(mask: np.ndarray, a: float, b: float, x: float, r: int) -> bool:
     a0, b0 = max(int(math.floor(a)), 0), min(int(math.ceil(b)) + 1, H)
     x0, x1 = max(int(round(x)) - r, 0), min(int(round(x)) + r + 1, W)
     return b0 > a0 and x1 > x0 and bool(mask[a0:b0, x0:x1].any())
+
+
+def _fine_profile(sub: np.ndarray, horizontal: bool, p: _Params) -> np.ndarray:
+    """1-D ink profile along a band of the binary image (``horizontal``: along x) from strokes
+    opened with a very short kernel after a 3-px perpendicular dilation: the fragments of a
+    faint ruling that the binarisation breaks every few pixels (shorter than the pieces masks'
+    kernel), without isolated noise pixels."""
+    k = max(int(round(0.15 * p.text_h)), 3)
+    if horizontal:
+        d = cv2.dilate(sub, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3)))
+        o = cv2.morphologyEx(d, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
+        return o.any(axis=0)
+    d = cv2.dilate(sub, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 1)))
+    o = cv2.morphologyEx(d, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
+    return o.any(axis=1)
+
+
+def _continues(mask: np.ndarray, y: float, before: bool, x: float, r: int, inset: float, run: float) -> bool:
+    """Does the line of ``mask`` (lines vertical: columns of ``mask``) at x +- r go on, unbroken,
+    for ``run`` px beyond the junction at row ``y`` -- upwards when ``before``, else downwards?
+    A ruling that passes straight through a junction where no perpendicular ruling meets it (the
+    column line beside a rowspan cell) is anchored there as firmly as at a crossing."""
+    H, W = mask.shape
+    if before:
+        a, b = y - inset - run, y - inset
+    else:
+        a, b = y + inset, y + inset + run
+    a0, b0 = max(int(math.floor(a)), 0), min(int(math.ceil(b)) + 1, H)
+    x0, x1 = max(int(round(x)) - r, 0), min(int(round(x)) + r + 1, W)
+    if b0 - a0 < max(run, 1) or x1 <= x0:
+        return False
+    return bool(mask[a0:b0, x0:x1].any(1).all())
 
 
 def _discover_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, perp_lo, perp_hi, lo: int, hi: int,
@@ -694,7 +746,7 @@ def _discover_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, perp_lo, perp_h
     return out
 
 
-def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None) -> GridTable | None:
+def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -> GridTable | None:
     H, W = shape
     hw = hs[:, 1] - hs[:, 0] + 1
     vw = vs[:, 1] - vs[:, 0] + 1
@@ -781,7 +833,13 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None) -> GridTab
     for i in range(nr + 1):
         a = int(max(rlo[i] - t - thick / 2, 0))
         b = int(min(rhi[i] + t + thick / 2 + 1, H))
-        prof = hl[a:b, x_lo:x_hi].any(axis=0)
+        # the solid coverage is read in a band as tight as the ruling itself (its segments' centre
+        # lines, widened by the mean line half-thickness): a long horizontal stroke of a text line
+        # centred on the edge (a rowspan cell over an even number of rows) lies a few pixels off
+        # the ruling's line and must not count as a ruling there
+        a2 = int(max(rlo[i] - thick / 2 - 1, 0))
+        b2 = int(min(rhi[i] + thick / 2 + 2, H))
+        prof = hl[a2:b2, x_lo:x_hi].any(axis=0)
         cs = np.r_[0, np.cumsum(prof)]
         s0 = np.clip(np.round(cx[:-1] + inset).astype(int), 0, len(prof))
         s1 = np.clip(np.round(cx[1:] - inset).astype(int), 0, len(prof))
@@ -789,11 +847,23 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None) -> GridTab
         hcov[i] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
         if hp is not None and (hcov[i] < 0.5).any():
             pp = hp[a:b, x_lo:x_hi].any(axis=0)
+            fp = None
             e = np.clip(np.round(cx).astype(int), 0, len(pp))
             for j in np.flatnonzero(hcov[i] < 0.5):
-                if _gappy_present(pp[e[j] : e[j + 1] + 1], max_gap, min_run, inset) and all(
-                        _ruled_at(vl.T, clo[k] - rr, chi[k] + rr, rows[i], int(math.ceil(rr))) for k in (j, j + 1)):
-                    hcov[i, j] = max(0.5, float(pp[s0[j] : s1[j]].mean()))
+                ok = _gappy_present(pp[e[j] : e[j + 1] + 1], max_gap, min_run, inset)
+                src = pp
+                if not ok and bw is not None:
+                    # a faint ruling: the binarisation leaves it in fragments too short even
+                    # for the pieces mask; the same anchored-run test on finer pieces
+                    if fp is None:
+                        fp = _fine_profile(bw[a:b, x_lo:x_hi], True, p)
+                    ok = _gappy_present(fp[e[j] : e[j + 1] + 1], max_gap, min_run, inset)
+                    src = fp
+                if ok and all(
+                        _ruled_at(vl.T, clo[k] - rr, chi[k] + rr, rows[i], int(math.ceil(rr)))
+                        or _continues(hl.T, cols[k], k == j, rows[i], int(math.ceil(rr)), inset, min_run)
+                        for k in (j, j + 1)):
+                    hcov[i, j] = max(0.5, float(src[s0[j] : s1[j]].mean()) if s1[j] > s0[j] else 0.5)
     for j in range(nc + 1):
         a = int(max(clo[j] - t - thick / 2, 0))
         b = int(min(chi[j] + t + thick / 2 + 1, W))
@@ -805,11 +875,21 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None) -> GridTab
         vcov[:, j] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
         if vp is not None and (vcov[:, j] < 0.5).any():
             pp = vp[y_lo:y_hi, a:b].any(axis=1)
+            fp = None
             e = np.clip(np.round(ry).astype(int), 0, len(pp))
             for i in np.flatnonzero(vcov[:, j] < 0.5):
-                if _gappy_present(pp[e[i] : e[i + 1] + 1], max_gap, min_run, inset) and all(
-                        _ruled_at(hl, rlo[k] - rr, rhi[k] + rr, cols[j], int(math.ceil(rr))) for k in (i, i + 1)):
-                    vcov[i, j] = max(0.5, float(pp[s0[i] : s1[i]].mean()))
+                ok = _gappy_present(pp[e[i] : e[i + 1] + 1], max_gap, min_run, inset)
+                src = pp
+                if not ok and bw is not None:
+                    if fp is None:
+                        fp = _fine_profile(bw[y_lo:y_hi, a:b], False, p)
+                    ok = _gappy_present(fp[e[i] : e[i + 1] + 1], max_gap, min_run, inset)
+                    src = fp
+                if ok and all(
+                        _ruled_at(hl, rlo[k] - rr, rhi[k] + rr, cols[j], int(math.ceil(rr)))
+                        or _continues(vl, rows[k], k == i, cols[j], int(math.ceil(rr)), inset, min_run)
+                        for k in (i, i + 1)):
+                    vcov[i, j] = max(0.5, float(src[s0[i] : s1[i]].mean()) if s1[i] > s0[i] else 0.5)
 
     hpres = hcov >= 0.5
     vpres = vcov >= 0.5
