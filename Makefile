@@ -16,9 +16,9 @@ $(VENV)/.installed: pyproject.toml
 
 # CJK fonts are needed only to render test scans (the product itself needs none)
 fonts:
-	@fc-list 2>/dev/null | grep -q "Noto Sans CJK" || { \
+	@{ fc-list 2>/dev/null | grep -q "Noto Sans CJK" && [ -f /usr/share/fonts/truetype/arphic/ukai.ttc ]; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq fonts-noto-cjk fonts-wqy-zenhei fonts-arphic-uming >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq fonts-noto-cjk fonts-wqy-zenhei fonts-arphic-uming fonts-arphic-ukai >/dev/null; }
 
 # Debian's chromium for the review page's browser test (Playwright drives it; no browser is downloaded)
 browser:
