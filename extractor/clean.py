@@ -72,9 +72,7 @@ def _blob_crops(gray: np.ndarray, bw: np.ndarray, s: float, horizontal: bool, ma
         pad = 2
         c = gray[max(0, int((y - pad) / s)): int((y + h + pad) / s), max(0, int((x - pad) / s)): int((x + w + pad) / s)]
         if c.size:
-            out.append(_first_chars(c if horizontal else c.T, BLOB_READ_LEN))
-            if not horizontal:
-                out[-1] = out[-1].T
+            out.append(_first_chars(c, BLOB_READ_LEN) if horizontal else _first_chars(c.T, BLOB_READ_LEN).T)
     return out
 
 

@@ -620,17 +620,18 @@ def test_synth_column_line_through_rowspan_junction_with_gaps(seed):
     _assert_exact(img, tt)
 
 
-def _doc_tables(tmp_path, seed, page):
-    """Tables found on one page of a generated medium-degradation document, read the way the
-    pipeline reads it (image-only PDF, page rendered and deskewed), and that page's truth."""
+def _doc_tables(tmp_path, seed, *pages):
+    """For each of ``pages`` of a generated medium-degradation document: the tables found, read
+    the way the pipeline reads them (image-only PDF, page rendered and deskewed), and that
+    page's truth."""
     synth = _synth()
     from extractor import ingest
     from extractor.clean import clean_page
 
-    truth = synth.render_document(tmp_path / "doc", seed=seed, severity="medium", max_pages=page)
+    truth = synth.render_document(tmp_path / "doc", seed=seed, severity="medium", max_pages=max(pages))
     src = ingest.open_source(tmp_path / "doc" / "doc.pdf")
-    gray = clean_page(ingest.render_page(src, page, truth["dpi"]).gray).gray
-    return find_tables(gray), truth["pages"][page - 1]
+    return [(find_tables(clean_page(ingest.render_page(src, n, truth["dpi"]).gray).gray), truth["pages"][n - 1])
+            for n in pages]
 
 
 def _assert_doc_table(tabs, tp, ti):
@@ -650,7 +651,7 @@ def test_doc_faint_broken_column_segment(tmp_path):
     ~200 on ~218 paper) and the binarisation breaks it every few pixels, so no piece reaches
     the pieces mask's kernel; finer pieces, anchored at both rulings, still separate the two
     cells (before: one cell "项目期3年")."""
-    tabs, tp = _doc_tables(tmp_path, 13016, 6)
+    [(tabs, tp)] = _doc_tables(tmp_path, 13016, 6)
     _assert_doc_table(tabs, tp, 0)
 
 
@@ -659,15 +660,8 @@ def test_doc_text_on_row_boundary_of_rowspan_cell(tmp_path):
     so their line of text sits on the row boundary drawn in the neighbouring columns; the top
     strokes of the characters join into one long horizontal stroke a few pixels above it, which
     must not split the cell."""
-    synth = _synth()
-    from extractor import ingest
-    from extractor.clean import clean_page
-
-    truth = synth.render_document(tmp_path / "doc", seed=13009, severity="medium", max_pages=8)
-    src = ingest.open_source(tmp_path / "doc" / "doc.pdf")
-    for page in (7, 8):
-        gray = clean_page(ingest.render_page(src, page, truth["dpi"]).gray).gray
-        _assert_doc_table(find_tables(gray), truth["pages"][page - 1], 0)
+    for tabs, tp in _doc_tables(tmp_path, 13009, 7, 8):
+        _assert_doc_table(tabs, tp, 0)
 
 
 def test_synth_single_row_strip_with_dropouts():

@@ -746,6 +746,29 @@ def _discover_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, perp_lo, perp_h
     return out
 
 
+def _rescue_segments(cov: np.ndarray, pp: np.ndarray, ends: np.ndarray, s0: np.ndarray, s1: np.ndarray,
+                     max_gap: float, min_run: float, inset: float, fine, anchored) -> None:
+    """The segments of one edge (a row boundary along x, or a column boundary along y) whose
+    solid coverage ``cov`` (changed in place) is below 0.5 but whose pieces profile ``pp`` shows
+    a gappy, anchored ruling (_gappy_present) between junctions ``ends[k]`` and ``ends[k+1]``
+    are set present. A faint ruling that the binarisation leaves in fragments too short even for
+    the pieces mask gets the same test on ``fine()`` (finer pieces, computed once when first
+    needed; None: not tried). The ruling must also be ``anchored(k, before)`` at both junctions:
+    met by a perpendicular ruling, or going on past it."""
+    e = np.clip(np.round(ends).astype(int), 0, len(pp))
+    fp = None
+    for j in np.flatnonzero(cov < 0.5):
+        ok = _gappy_present(pp[e[j]: e[j + 1] + 1], max_gap, min_run, inset)
+        src = pp
+        if not ok and fine is not None:
+            if fp is None:
+                fp = fine()
+            ok = _gappy_present(fp[e[j]: e[j + 1] + 1], max_gap, min_run, inset)
+            src = fp
+        if ok and all(anchored(k, k == j) for k in (j, j + 1)):
+            cov[j] = max(0.5, float(src[s0[j]: s1[j]].mean()) if s1[j] > s0[j] else 0.5)
+
+
 def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -> GridTable | None:
     H, W = shape
     hw = hs[:, 1] - hs[:, 0] + 1
@@ -830,6 +853,7 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
     cx = np.asarray(cols) - x_lo
     ry = np.asarray(rows) - y_lo
     rr = t + thick / 2
+    R = int(math.ceil(rr))  # the half-width searched around a junction
     for i in range(nr + 1):
         a = int(max(rlo[i] - t - thick / 2, 0))
         b = int(min(rhi[i] + t + thick / 2 + 1, H))
@@ -846,24 +870,11 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
         ln = np.maximum(s1 - s0, 1)
         hcov[i] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
         if hp is not None and (hcov[i] < 0.5).any():
-            pp = hp[a:b, x_lo:x_hi].any(axis=0)
-            fp = None
-            e = np.clip(np.round(cx).astype(int), 0, len(pp))
-            for j in np.flatnonzero(hcov[i] < 0.5):
-                ok = _gappy_present(pp[e[j] : e[j + 1] + 1], max_gap, min_run, inset)
-                src = pp
-                if not ok and bw is not None:
-                    # a faint ruling: the binarisation leaves it in fragments too short even
-                    # for the pieces mask; the same anchored-run test on finer pieces
-                    if fp is None:
-                        fp = _fine_profile(bw[a:b, x_lo:x_hi], True, p)
-                    ok = _gappy_present(fp[e[j] : e[j + 1] + 1], max_gap, min_run, inset)
-                    src = fp
-                if ok and all(
-                        _ruled_at(vl.T, clo[k] - rr, chi[k] + rr, rows[i], int(math.ceil(rr)))
-                        or _continues(hl.T, cols[k], k == j, rows[i], int(math.ceil(rr)), inset, min_run)
-                        for k in (j, j + 1)):
-                    hcov[i, j] = max(0.5, float(src[s0[j] : s1[j]].mean()) if s1[j] > s0[j] else 0.5)
+            _rescue_segments(
+                hcov[i], hp[a:b, x_lo:x_hi].any(axis=0), cx, s0, s1, max_gap, min_run, inset,
+                None if bw is None else (lambda: _fine_profile(bw[a:b, x_lo:x_hi], True, p)),
+                lambda k, before: (_ruled_at(vl.T, clo[k] - rr, chi[k] + rr, rows[i], R)
+                                   or _continues(hl.T, cols[k], before, rows[i], R, inset, min_run)))
     for j in range(nc + 1):
         a = int(max(clo[j] - t - thick / 2, 0))
         b = int(min(chi[j] + t + thick / 2 + 1, W))
@@ -874,22 +885,11 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
         ln = np.maximum(s1 - s0, 1)
         vcov[:, j] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
         if vp is not None and (vcov[:, j] < 0.5).any():
-            pp = vp[y_lo:y_hi, a:b].any(axis=1)
-            fp = None
-            e = np.clip(np.round(ry).astype(int), 0, len(pp))
-            for i in np.flatnonzero(vcov[:, j] < 0.5):
-                ok = _gappy_present(pp[e[i] : e[i + 1] + 1], max_gap, min_run, inset)
-                src = pp
-                if not ok and bw is not None:
-                    if fp is None:
-                        fp = _fine_profile(bw[y_lo:y_hi, a:b], False, p)
-                    ok = _gappy_present(fp[e[i] : e[i + 1] + 1], max_gap, min_run, inset)
-                    src = fp
-                if ok and all(
-                        _ruled_at(hl, rlo[k] - rr, rhi[k] + rr, cols[j], int(math.ceil(rr)))
-                        or _continues(vl, rows[k], k == i, cols[j], int(math.ceil(rr)), inset, min_run)
-                        for k in (i, i + 1)):
-                    vcov[i, j] = max(0.5, float(src[s0[i] : s1[i]].mean()) if s1[i] > s0[i] else 0.5)
+            _rescue_segments(
+                vcov[:, j], vp[y_lo:y_hi, a:b].any(axis=1), ry, s0, s1, max_gap, min_run, inset,
+                None if bw is None else (lambda: _fine_profile(bw[y_lo:y_hi, a:b], False, p)),
+                lambda k, before: (_ruled_at(hl, rlo[k] - rr, rhi[k] + rr, cols[j], R)
+                                   or _continues(vl, rows[k], before, cols[j], R, inset, min_run)))
 
     hpres = hcov >= 0.5
     vpres = vcov >= 0.5
