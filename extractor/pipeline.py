@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -279,12 +280,61 @@ class Pipeline:
         if self.s.kpi_classifier and self._level_model is None and self._level_error is None:
             self._load_level_model()
 
+    def run_many(self, paths, dpi: Optional[float] = None) -> Iterator[Document]:
+        """Whole files one after another, as ``run`` gives them, with the page workers kept busy
+        across files: the next file's pages are queued before this one's document-level stages
+        run, so no worker waits for the last page of a file or for its checks. Raises
+        ingest.InputError when it comes to a file that is unreadable."""
+        dpi = dpi or self.s.dpi
+        paths = [str(p) for p in paths]
+        if self.n_workers <= 1:
+            for path in paths:
+                yield self.run(path, dpi=dpi)
+            return
+
+        def start(path: str):
+            src = ingest.open_source(path)
+            n = src.n_pages
+            src.close()
+            numbers = list(range(1, n + 1))
+            return path, n, numbers, self._submit_pages(path, numbers, dpi)
+
+        todo = iter(paths)
+        queued: deque = deque()  # (path, pages, numbers, futures) or the file's InputError
+
+        def top_up() -> None:
+            while len(queued) < 2:
+                path = next(todo, None)
+                if path is None:
+                    return
+                try:
+                    queued.append(start(path))
+                except ingest.InputError as e:
+                    queued.append(e)
+
+        top_up()
+        while queued:
+            job = queued.popleft()
+            if isinstance(job, Exception):
+                raise job
+            path, n, numbers, futures = job
+            doc = Document(source=path, n_pages=n, extractor_version=__version__)
+            doc.pages = self._collect_pages(path, numbers, futures, dpi, None)
+            top_up()  # the next files' pages are queued before this one's document-level stages run
+            yield self.finish(doc)
+
+    def _submit_pages(self, path: str, numbers: list[int], dpi: float) -> list:
+        return [self._workers().submit(_worker_page, path, n, dpi) for n in numbers]
+
     def _pages_in_workers(self, path: str, numbers: list[int], dpi: float, progress: Optional[ProgressFn]) -> list[Page]:
+        return self._collect_pages(path, numbers, self._submit_pages(path, numbers, dpi), dpi, progress)
+
+    def _collect_pages(self, path: str, numbers: list[int], futures: list, dpi: float,
+                       progress: Optional[ProgressFn]) -> list[Page]:
         """Pages spread over the worker processes. A worker that dies loses only its page,
         recorded as a failure."""
         from concurrent.futures.process import BrokenProcessPool
 
-        futures = [self._workers().submit(_worker_page, path, n, dpi) for n in numbers]
         out: list[Page] = []
         local = None  # after a worker died: the rest of the document in this process
         try:

@@ -197,22 +197,33 @@ def test_failing_document_stage_is_recorded_and_the_rest_goes_on(pipeline, monke
 
 @pytest.mark.slow
 def test_page_workers_give_the_same_document(pipeline, tmp_path):
-    """Pages spread over two worker processes come back in order and identical to a serial run."""
+    """Pages spread over two worker processes come back in order and identical to a serial run,
+    also when several files go through one after another with the next file's pages queued
+    (run_many); an unreadable file among them is raised when its turn comes, named."""
     from extractor.config import Settings
+    from extractor.ingest import InputError
     from extractor.pipeline import Pipeline
 
     sample = Path(__file__).resolve().parents[1] / "samples" / "sample.pdf"
+    bad = tmp_path / "scan.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not a PDF")
     par = Pipeline(Settings(workers=2))
     try:
         par.warm_up()  # both workers started and their models loaded before the first document
         assert len(par._pool._processes) == 2 and par._level_model is not None
         a = par.run(sample)
+        many = list(par.run_many([sample, sample]))
+        it = par.run_many([sample, bad, sample])
+        first = next(it)
+        with pytest.raises(InputError, match="scan.pdf"):
+            next(it)
     finally:
         par.close()
     serial = Pipeline(Settings(workers=1)).run(sample)
-    assert [p.page for p in a.pages] == [p.page for p in serial.pages] == [1, 2, 3]
-    assert [t.grid() for t in a.tables()] == [t.grid() for t in serial.tables()]
-    assert len(a.kpis) == len(serial.kpis) > 0
+    for doc in [a, *many, first]:
+        assert [p.page for p in doc.pages] == [p.page for p in serial.pages] == [1, 2, 3]
+        assert [t.grid() for t in doc.tables()] == [t.grid() for t in serial.tables()]
+        assert len(doc.kpis) == len(serial.kpis) > 0
 
 
 def test_missing_classifier_is_said_on_the_document_and_the_rest_runs(monkeypatch):
