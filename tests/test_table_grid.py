@@ -676,3 +676,19 @@ def test_synth_single_row_strip_with_dropouts():
         tabs = find_tables(img)
         assert len(tabs) == 1
         assert structure(tabs[0]) == _truth_structure(truth["tables"][0]), seed
+
+
+def test_synth_single_row_strip_whose_bottom_ruling_fades_under_the_first_cell():
+    """Generated document 14001, page 7: a sign-off strip's bottom ruling is lost for about 65 px
+    from the corner under its first cell, so the left border met only the top ruling and the
+    whole first column (负责人：) was lost, every cell after it moved one column left. The bottom
+    ruling is carried on to the border that the top ruling meets."""
+    synth = _synth()
+    texts = ["负责人：", "", "经办人：", "", "联系电话：", "", "填报日期：", "20231104"]
+    cells = [(0, k, 1, 1, s) for k, s in enumerate(texts)]
+    for seed in (5, 9):
+        img, truth = synth.render_table_page(cells, 1, 8, severity="medium", seed=seed, skew=0.0, header_rows=0)
+        tt = truth["tables"][0]
+        x0, y0, x1, y1 = _cell_box(tt, 0, 0)
+        _cut(img, x0 + 4, y1 - 6, x0 + 70, y1 + 6)
+        _assert_exact(img, tt)
