@@ -113,7 +113,8 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
     next to a Chinese character, a ASCII dot between two Chinese characters ("成.本"; an ASCII comma there is a real comma, made
     full-width), and a
     full stop or dot ending a short label that holds no other punctuation ("一般行政管理事务。"),
-    and a dot just inside an opening bracket ("(.元)"); a doubtful "C" before Chinese text that a
+    and a dot just inside an opening bracket ("(.元)"), a mark after a sentence's final stop
+    ("任务。.") or a dot before a Chinese mark ("运转.，"); a doubtful "C" before Chinese text that a
     lone closing bracket follows is the opening bracket ("C元)" -> "（元)").
     Numbers keep their dots and commas: only marks beside Chinese characters are touched. A cell
     that is nothing but a sign-off label (负责人, 联系电话 …) gets back the colon that always follows
@@ -147,6 +148,10 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
                     chars[i][1] < SURE_STOP or len(text) <= 5)  # no sentence is four characters long
 
         elif ch in ".·" and prev in "(（":  # "项目资金(.元)": a speck inside the bracket
+            drop = True
+        elif ch in ".·。，," and not nxt and prev in "。！？；":  # "…全部工作任务。.": after the final stop
+            drop = True
+        elif ch in ".·" and _cjk(prev) and nxt in "，。、；：":  # "正常运转.，确有": a speck before a mark
             drop = True
         elif ch in "Cc" and chars[i][1] < 0.9 and _cjk(nxt) and _unopened_close(chars, i):
             chars[i] = ("（", chars[i][1])  # "项目资金C元)": an opening bracket read as a letter
