@@ -36,6 +36,10 @@ class OcrEvidence(BaseModel):
     char_probs: list[float] = Field(default_factory=list)
     ink: Optional[float] = None  # fraction of ink pixels inside the cell (cells only)
     dropped: float = 0.0  # the surest probability among marks removed as specks (0: none removed)
+    # the surest character the recogniser left out (a blank-decoded frame's best other character):
+    # between the characters read, and before the first or after the last
+    missed: float = 0.0
+    missed_edge: float = 0.0
 
 
 class StructureEvidence(BaseModel):

@@ -495,7 +495,8 @@ class Pipeline:
                              min_prob=float(min(r.char_probs)) if r.char_probs else 1.0,
                              n_chars=len(r.text), n_lines=r.n_lines,
                              char_probs=[round(p, 4) for p in r.char_probs], ink=round(float(r.ink), 5),
-                             dropped=round(float(r.dropped), 4))
+                             dropped=round(float(r.dropped), 4), missed=round(float(r.missed), 4),
+                             missed_edge=round(float(r.missed_edge), 4))
             st = StructureEvidence(borders_seen=round(float(c.borders_seen), 3),
                                    span_inferred=g.source != "lines", source="lines" if g.source == "lines" else "text")
             cell = Cell(row=c.row, col=c.col, rowspan=c.rowspan, colspan=c.colspan,

@@ -126,3 +126,45 @@ def test_standard_names_and_their_near_misses():
     assert lexicon.extra_at_edge("斋2022年预算数") and lexicon.extra_at_edge("●学前教育")
     for fine in ("一、一般公共服务支出", "培训合格率", "≥95%", "吕梁日报县域专刊阳城版费用", "办公经费", "2,061.00"):
         assert not lexicon.near_known(fine) and not lexicon.extra_at_edge(fine), fine
+
+
+KPI_SENTENCES = [
+    ["项目概况", "用于保障办公楼维修改造工作顺利开展，提升服务能力和工作水平，确保资金使用规范、安全、高效。"],
+    ["立项依据", "根据部门职能和年度工作计划，经单位领导班子会议研究决定，列入年初预算。"],
+    ["必要性", "为更好地履行部门职责，保障各项业务工作正常运转，确有必要设立该项目。"],
+    ["实施计划", "2024年1月至12月分阶段组织实施，按合同约定及时支付资金，年底前完成全部工作任务。"],
+    ["保障措施", "严格按照财务管理制度和资金管理办法执行，专款专用，加强资金监管。"],
+]
+
+
+def _sentence_table(missed=None):
+    """A two-column table of long descriptive sentences (a KPI form's 项目概况 part), every
+    character read with probability 0.999; ``missed``: {(row, col): (inner, edge)} characters the
+    recogniser saw in a gap but left out."""
+    missed = missed or {}
+    cells = []
+    for r, row in enumerate([["项目", "说明"]] + KPI_SENTENCES):
+        for k, text in enumerate(row):
+            m, e = missed.get((r, k), (0.0, 0.0))
+            ev = OcrEvidence(mean_prob=0.999, min_prob=0.999, n_chars=len(text), n_lines=1, char_probs=[0.999] * len(text),
+                             ink=0.05, missed=m, missed_edge=e)
+            cells.append(Cell(row=r, col=k, bbox=[100 + 300 * k, 100 + 80 * r, 400 + 1000 * k, 180 + 80 * r], text=text,
+                              confidence=0.9, ocr=ev))
+    t = Table(id="p1-t0", bbox=[100, 100, 1400, 100 + 80 * (len(KPI_SENTENCES) + 1)], n_rows=len(KPI_SENTENCES) + 1,
+              n_cols=2, cells=cells, col_edges=[100, 400, 1400], kind="other")
+    return Document(source="x", pages=[Page(page=1, width=1654, height=2339, tables=[t])])
+
+
+def test_a_character_left_out_of_a_sentence_is_doubted(fitted):
+    """A long sentence whose every character was read surely, but where the recogniser saw a mark
+    in a gap and left it out ("规范安全、高效" for "规范、安全、高效"), is scored below 0.9; the same
+    sentence with nothing left out stays sure, and so does a short figure with a speck seen at its edge."""
+    sure = _score(_sentence_table(), fitted)
+    lost = _score(_sentence_table({(1, 1): (0.38, 0.0), (3, 1): (0.0, 0.33)}), fitted)
+    assert sure[(1, 1)].confidence >= 0.9 and sure[(3, 1)].confidence >= 0.9
+    assert lost[(1, 1)].confidence < 0.9 and lost[(3, 1)].confidence < 0.9
+    figure = _doc(ROWS)
+    cell = figure.tables()[0].cells[7]
+    assert cell.text == "1,021.29"
+    cell.ocr.missed_edge = 0.4  # a speck seen after the figure
+    assert _score(figure, fitted)[(1, 2)].confidence >= 0.9

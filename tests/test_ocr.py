@@ -116,6 +116,9 @@ def test_a_surely_read_full_stop_ends_a_sentence_and_stays():
     ("九、社会保险基金支出.", "九、社会保险基金支出"),
     # a second decimal point, a speck after the comparator, a full stop after a word
     ("≤81.5.万元", "≤81.5万元"), ("≥.80%", "≥80%"), ("改善。", "改善"), ("81.5万元", "81.5万元"),
+    # a speck after a sentence's final stop, or before a Chinese mark
+    ("年底前完成全部工作任务。.", "年底前完成全部工作任务。"), ("保障各项业务工作正常运转.，确有必要", "保障各项业务工作正常运转，确有必要"),
+    ("第1.5项，", "第1.5项，"),
 ])
 def test_specks_read_as_punctuation_are_dropped(raw, want):
     from extractor.ocr.normalize import drop_speck_punct
@@ -204,3 +207,37 @@ def test_a_dot_between_chinese_characters_stays_only_when_read_surely():
         chars = [(c, p if c == "." else 0.99) for c in "专刊.阳城版"]
         drop_speck_punct(chars)
         assert "".join(c for c, _ in chars) == want
+
+
+def _frames(recognizer, seq):
+    """A recogniser output (frames x classes) from (character, probability, {other: probability})
+    per frame; "" is the blank."""
+    idx = {ch: i for i, ch in enumerate(recognizer.chars) if i}
+    pred = np.zeros((len(seq), len(recognizer.chars)), np.float32)
+    for t, (ch, p, others) in enumerate(seq):
+        k = idx[ch] if ch else 0
+        pred[t, k] = p
+        for o, q in others.items():
+            pred[t, idx[o] if o != " " else len(recognizer.chars) - 1] = q
+        pred[t, 0 if k else idx["一"]] += 1.0 - pred[t].sum()  # the rest on the blank (or on 一)
+    return pred
+
+
+def test_a_character_the_decoder_left_out_is_kept_as_evidence(pipeline):
+    """A mark seen in a blank frame but not emitted ("规范安全" for "规范、安全") leaves its
+    probability on the read (``missed``, ``missed_edge`` after the last character); the tails of
+    the characters on either side of the gap and the space are not counted."""
+    rec = pipeline.recognizer
+    seq = [("规", 0.99, {}), ("", 0.9, {"规": 0.08}), ("范", 0.99, {}), ("", 0.6, {"、": 0.38}),
+           ("安", 0.99, {}), ("", 0.7, {" ": 0.3}), ("全", 0.99, {}), ("", 0.6, {"。": 0.33})]
+    r = rec._decode(_frames(rec, seq))
+    assert r.text == "规范安全" and len(r.char_probs) == 4
+    assert r.missed == pytest.approx(0.38, abs=1e-3) and r.missed_edge == pytest.approx(0.33, abs=1e-3)
+    clean = rec._decode(_frames(rec, [("合", 0.99, {}), ("", 0.95, {"合": 0.05}), ("计", 0.99, {}), ("", 0.99, {})]))
+    assert clean.text == "合计" and clean.missed == 0.0 and clean.missed_edge == 0.0
+
+
+def test_clean_lines_leave_nothing_missed(pipeline):
+    texts = ["确保资金使用规范、安全、高效。", "1,021.29", "其中：中央财政资金", "≥98%"]
+    for t, r in zip(texts, pipeline.recognizer([_line(t) for t in texts])):
+        assert r.text == t and r.missed < 0.05 and r.missed_edge < 0.05

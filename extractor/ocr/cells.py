@@ -24,6 +24,8 @@ class TextRead:
     n_lines: int = 0
     ink: float = 0.0  # fraction of ink pixels inside the (inset) cell
     dropped: float = 0.0  # the surest probability among marks dropped as specks (0: none dropped)
+    missed: float = 0.0  # the surest character the recogniser left out, inside a line / at its ends
+    missed_edge: float = 0.0
 
     @property
     def empty(self) -> bool:
@@ -400,7 +402,10 @@ class CellReader:
             # that was dropped may have been the text's own ("专刊. 阳城版")
             gone = Counter(read) - Counter(chars)
             dropped = max((p for _, p in gone.elements()), default=0.0)
-            out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink, dropped))
+            missed = max((r.missed for r in rs), default=0.0)
+            missed_edge = max((r.missed_edge for r in rs), default=0.0)
+            out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink, dropped,
+                                missed, missed_edge))
         return out, k
 
 
