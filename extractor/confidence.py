@@ -261,7 +261,8 @@ def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tu
         # nearly always a lost character (on the calibration scans 52 of 54 such long cells were
         # wrong); beside a short cell's figure it is mostly a speck at the edge
         long_text = float(len(t) >= 10)
-        f += [min(1.0, ev.missed / 0.1), min(1.0, ev.missed / 0.1) * long_text, min(1.0, ev.missed_edge / 0.1) * long_text]
+        missed = min(1.0, ev.missed / 0.1)
+        f += [missed, missed * long_text, min(1.0, ev.missed_edge / 0.1) * long_text]
         # the marks are what the recogniser gets wrong in a long sentence read surely otherwise
         pp = [p for ch, p in zip(t, ev.char_probs) if ch in _PUNCT] if len(ev.char_probs) == len(t) else []
         f += [4.0 - _doubt(min(pp)) if pp else 0.0,

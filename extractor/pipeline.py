@@ -294,13 +294,12 @@ class Pipeline:
 
         def start(path: str):
             src = ingest.open_source(path)
-            n = src.n_pages
+            numbers = list(range(1, src.n_pages + 1))
             src.close()
-            numbers = list(range(1, n + 1))
-            return path, n, numbers, self._submit_pages(path, numbers, dpi)
+            return path, numbers, self._submit_pages(path, numbers, dpi)
 
         todo = iter(paths)
-        queued: deque = deque()  # (path, pages, numbers, futures) or the file's InputError
+        queued: deque = deque()  # (path, page numbers, futures) or the file's InputError
 
         def top_up() -> None:
             while len(queued) < 2:
@@ -317,8 +316,8 @@ class Pipeline:
             job = queued.popleft()
             if isinstance(job, Exception):
                 raise job
-            path, n, numbers, futures = job
-            doc = Document(source=path, n_pages=n, extractor_version=__version__)
+            path, numbers, futures = job
+            doc = Document(source=path, n_pages=len(numbers), extractor_version=__version__)
             doc.pages = self._collect_pages(path, numbers, futures, dpi, None)
             top_up()  # the next files' pages are queued before this one's document-level stages run
             yield self.finish(doc)

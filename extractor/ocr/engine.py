@@ -101,8 +101,8 @@ class Recognizer:
         idx = pred.argmax(axis=1)
         prob = pred.max(axis=1)
         text, probs = [], []
-        starts: list[int] = []  # (first frame, class) of each character read
-        classes: list[int] = []
+        starts: list[int] = []  # the first frame of each character read
+        classes: list[int] = []  # and its class
         prev = 0
         run: list[float] = []
         for t, k in enumerate(idx):

@@ -527,9 +527,10 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
 
 
 def _reach_dangling(segs: np.ndarray, perp: np.ndarray, t: float, g: float, reach: float) -> np.ndarray:
-    """Rulings ([a0, a1, pos, ...] rows, see _segments) whose end runs on past the last ruling they cross, toward a perpendicular ruling
-    that reaches their level and that a parallel ruling crosses (the table's outer line, met by
-    its other border), are carried to it when it is within ``reach``: a faint stretch of a ruling
+    """Rulings ([a0, a1, pos, ...] rows, see _segments) whose end runs on past the last ruling
+    they cross, toward a perpendicular ruling that reaches their level and that a parallel ruling
+    crosses (the table's outer line, met by its other border), are carried to it when it is
+    within ``reach``: a faint stretch of a ruling
     lost before the table's outer line (a sign-off strip whose bottom ruling fades under its first
     cell, so that the first column was lost). A ruling that stops at the last line it crosses
     (within ``t``) is left alone: the table may well end there; so is one running toward a line
