@@ -28,7 +28,7 @@ from .kpi.vote import vote_names
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
 from .ocr.cells import CellReader, ReadJob
-from .ocr.normalize import restore_numbering
+from .ocr.normalize import restore_codes, restore_numbering
 from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
 from .table import GridTable, find_tables, table_from_text_boxes
@@ -92,9 +92,10 @@ def worker_count(settings: Settings) -> int:
     return max(1, n if settings.device != "cuda" else 1)  # one GPU: one process feeds it
 
 
-def _restore_numbering(g: GridTable, reads: list) -> None:
+def _repair_columns(g: GridTable, reads: list) -> None:
     """Column by column, the "、" a numbered item lost in the scan (normalize.restore_numbering);
-    the restored mark gets a doubtful probability, as it was inferred, not read."""
+    the restored mark gets a doubtful probability, as it was inferred, not read; and the digits of
+    a 科目编码 that a speck split (normalize.restore_codes)."""
     by_col: dict[int, list[int]] = {}
     for i, c in enumerate(g.cells):
         by_col.setdefault(c.col, []).append(i)
@@ -106,6 +107,14 @@ def _restore_numbering(g: GridTable, reads: list) -> None:
                 k = new.index("、")
                 reads[i].text = new
                 reads[i].char_probs = reads[i].char_probs[:k] + [INFERRED_MARK_PROB] + reads[i].char_probs[k:]
+        # a 科目编码 with a speck read as a dot inside it ("208080.1"): the mark goes, counted as dropped
+        texts = [reads[i].text for i in idx]
+        for i, old, new in zip(idx, texts, restore_codes(texts)):
+            if new != old and len(reads[i].char_probs) == len(old):
+                gone = [p for ch, p in zip(old, reads[i].char_probs) if not ch.isdigit()]
+                reads[i].text = new
+                reads[i].char_probs = [p for ch, p in zip(old, reads[i].char_probs) if ch.isdigit()]
+                reads[i].dropped = max(reads[i].dropped, *gone)
 
 
 # the probability given to a character the pipeline inferred rather than read
@@ -487,7 +496,7 @@ class Pipeline:
             return out
 
     def _table_from_reads(self, g: GridTable, reads: list, page_no: int, index: int) -> Table:
-        _restore_numbering(g, reads)
+        _repair_columns(g, reads)
         cells = []
         for c, r in zip(g.cells, reads):
             ev = OcrEvidence(mean_prob=float(np.mean(r.char_probs)) if r.char_probs else 1.0,

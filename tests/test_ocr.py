@@ -155,6 +155,19 @@ def test_a_numbered_item_that_lost_its_comma_gets_it_back():
     assert restore_numbering(["一般公共服务支出", "三国防支出"]) == ["一般公共服务支出", "三国防支出"]
 
 
+def test_a_code_split_by_a_speck_gets_its_digits_back():
+    from extractor.ocr.normalize import restore_codes
+
+    # read on rendered medium scans: a speck inside a 7-digit 科目编码 read as a decimal point
+    col = ["科目编码", "208", "20805", "2080501", "2080505", "208050.5", "20808", "208080.1", "合计"]
+    assert restore_codes(col) == ["科目编码", "208", "20805", "2080501", "2080505", "2080505", "20808", "2080801", "合计"]
+    # no parent code in the column, a column of amounts ("45,154" is a figure), too few codes: untouched
+    assert restore_codes(["208", "20805", "2080501", "209080.1"])[3] == "209080.1"
+    amounts = ["208", "20805", "2080501", "45,154", "1,021.29", "208050.5"]
+    assert restore_codes(amounts) == amounts
+    assert restore_codes(["208", "208050.5"]) == ["208", "208050.5"]
+
+
 @pytest.mark.parametrize("raw,c_prob,want", [
     ("项目资金(.元)", 0.9, "项目资金(元)"),  # a speck inside the bracket
     ("项目资金C元)", 0.38, "项目资金（元)"),  # the opening bracket read as a doubtful C

@@ -170,6 +170,31 @@ def drop_speck_punct(chars: list[tuple[str, float]]) -> None:
         chars.append(("：", min(p for _, p in chars)))
 
 
+_CODE = re.compile(r"^\d{3}(?:\d{2}){0,2}$")
+_CODE_WITH_MARK = re.compile(r"^\d+[.,，·]\d+$")
+
+
+def restore_codes(texts: list[str]) -> list[str]:
+    """A column of 科目编码 (3-, 5- and 7-digit codes, each 5- or 7-digit code under the 3- or 5-digit
+    code it starts with): a code read with a speck inside it as a dot or comma ("208080.1") gets
+    its digits back when, without the mark, it is a code whose parent is in the column. A figure
+    never passes: the column must hold at least three codes and no figure but the marked ones, and
+    the repaired code's parent must be there."""
+    codes = {t for t in texts if _CODE.match(t)}
+    marked = [t for t in texts if _CODE_WITH_MARK.match(t)]
+    figures = [t for t in texts if re.search(r"\d", t) and not _CODE.match(t)]
+    if len(codes) < 3 or len(figures) > len(marked) or len(marked) > max(2, len(codes) // 3):
+        return texts
+    out = list(texts)
+    for i, t in enumerate(texts):
+        if not _CODE_WITH_MARK.match(t):
+            continue
+        d = re.sub(r"\D", "", t)
+        if len(d) in (5, 7) and d[:-2] in codes:
+            out[i] = d
+    return out
+
+
 _NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _NUMBERED = re.compile(r"^([一二三四五六七八九十]+)、")
 _BARE_NUMBER = re.compile(r"^([一二三四五六七八九十]+)(?=[\u4e00-\u9fff]{2})(?![、一二三四五六七八九十])")
