@@ -151,11 +151,13 @@ def detect_quarter_turn(gray: np.ndarray, read: Optional[ReadFn] = None, max_cro
     def best(a, b):
         return [max(x, y) for x, y in zip(a, b)]
 
-    # lines running along x read either way up (0/180 is settled later)
-    up = _evidence(best(first + read(flat[UPRIGHT_READ_LINES:]), read([cv2.rotate(c, cv2.ROTATE_180) for c in flat]))) if flat else 0.0
     cw = read([cv2.rotate(c, cv2.ROTATE_90_CLOCKWISE) for c in tall])
     ccw = read([cv2.rotate(c, cv2.ROTATE_90_COUNTERCLOCKWISE) for c in tall])
     turned = _evidence(best(cw, ccw))
+    if turned <= 1.0:  # below the bar whatever the flat lines show: they need not be read
+        return False, False
+    # lines running along x read either way up (0/180 is settled later)
+    up = _evidence(best(first + read(flat[UPRIGHT_READ_LINES:]), read([cv2.rotate(c, cv2.ROTATE_180) for c in flat]))) if flat else 0.0
     return turned > 1.5 * up + 1.0, False
 
 

@@ -523,7 +523,9 @@ class Pipeline:
         ``det_max_side`` (its body text is large enough there; the model's time goes with pixels)."""
         h, w = masked.shape
         scale = min(1.0, self.s.det_band_max_side / max(h, w))
-        rows = np.flatnonzero((masked < 160).sum(axis=1) > 2)
+        # ink rows, counted without lone specks (a noisy scan's speckle would make every row a band)
+        ink = cv2.morphologyEx((masked < 160).astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+        rows = np.flatnonzero(ink.sum(axis=1) > 2)
         bands: list[list[int]] = []
         pad, gap = 12, 30
         for y in rows:

@@ -91,6 +91,28 @@ def test_upright_page_is_settled_by_reading_a_few_lines(pipeline, monkeypatch):
         assert not upright
 
 
+def test_a_noisy_upright_page_whose_turned_reads_show_nothing_stops_there(pipeline, monkeypatch):
+    """On a heavy scan the first flat lines read too doubtfully to settle the page, so the
+    recogniser reads the tall blobs turned both ways. When those show no text at all, no amount
+    of flat-line evidence could make the page turned: the remaining flat lines are not read."""
+    from extractor import clean
+
+    monkeypatch.setattr(clean, "UPRIGHT_BLOB_RATIO", 1e9)
+    calls = []
+
+    def read(crops):
+        calls.append(len(crops))
+        return pipeline._read_score(crops)
+
+    img, _ = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=1, severity="heavy")
+    assert clean.detect_quarter_turn(img, read) == (False, False)
+    assert len(calls) == 3 and calls[1] == calls[2]  # the first lines, then the tall blobs cw and ccw
+    for rotation in (90, 270):  # turned, the full comparison still runs and finds it
+        calls.clear()
+        img, _ = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=1, severity="heavy", rotation=rotation)
+        assert clean.detect_quarter_turn(img, read) == (True, False) and len(calls) == 5
+
+
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_sparse_cover_page_orientation(pipeline, rotation):
     """A cover page holds two title lines and a page number: too little ink for blob counts, and
@@ -322,3 +344,36 @@ def test_tabular_rows_tell_aligned_columns_from_prose():
     table = [(a, 600 + 45 * r, b, 630 + 45 * r) for r in range(3) for a, b in cols]
     assert _tabular_rows(prose[:3] + table)
     assert _tabular_rows(prose[:3] + table[:6])
+
+
+def test_speckle_outside_the_tables_does_not_send_the_whole_page_to_text_detection(pipeline):
+    """A noisy scan's lone specks darken a few pixels of nearly every row; the text detector is
+    given only the bands of real ink (the title, the page number), not the whole page."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 40)
+    im = Image.new("L", (1654, 2339), 255)
+    draw = ImageDraw.Draw(im)
+    draw.text((420, 150), "2024年部门预算公开表", font=font, fill=0)
+    draw.text((800, 2230), "- 3 -", font=font, fill=0)
+    page = np.array(im)
+    rng = np.random.default_rng(4)
+    ys, xs = rng.integers(0, page.shape[0], 15000), rng.integers(0, page.shape[1], 15000)
+    page[ys, xs] = 0  # lone dark pixels: about 6 in every row
+    assert ((page < 160).sum(axis=1) > 2).mean() > 0.9
+    seen = []
+    det = pipeline.detector
+
+    class Spy:
+        def __call__(self, img, **kw):
+            seen.append(img.shape)
+            return det(img, **kw)
+
+    pipeline.detector = Spy()
+    try:
+        boxes = pipeline._detect_free_text(page)
+    finally:
+        pipeline.detector = det
+    assert len(seen) == 1 and seen[0][0] < 0.15 * page.shape[0]  # two bands, not the page
+    assert any(b[1] < 200 < b[3] and b[0] < 500 for b in boxes)  # the title
+    assert any(b[1] < 2260 < b[3] for b in boxes)  # the page number
