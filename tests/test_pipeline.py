@@ -91,6 +91,27 @@ def test_upright_page_is_settled_by_reading_a_few_lines(pipeline, monkeypatch):
         assert not upright
 
 
+def test_a_noisy_upright_page_read_at_length_is_settled_by_its_first_lines(pipeline, monkeypatch):
+    """A heavy scan's first flat lines read below the clean-page bar, but over twenty characters
+    at 0.85 or more: upright (turned pages read that long at 0.42 at best); turned, it is not."""
+    from extractor import clean
+
+    monkeypatch.setattr(clean, "UPRIGHT_BLOB_RATIO", 1e9)
+    reads = []
+
+    def read(crops):
+        reads.append(pipeline._read_score(crops))
+        return reads[-1]
+
+    img, _ = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=7, severity="heavy")
+    assert clean.detect_quarter_turn(img, read) == (False, True) and len(reads) == 1
+    conf, chars = clean._mean_read(reads[0]), sum(n for _, n in reads[0])
+    assert clean.UPRIGHT_LONG_READ_CONF <= conf < clean.UPRIGHT_READ_CONF and chars >= clean.UPRIGHT_LONG_READ_CHARS
+    for rotation in (90, 180, 270):
+        turned, _ = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=7, severity="heavy", rotation=rotation)
+        assert clean.detect_quarter_turn(turned, pipeline._read_score)[1] is False
+
+
 def test_a_noisy_upright_page_whose_turned_reads_show_nothing_stops_there(pipeline, monkeypatch):
     """On a heavy scan the first flat lines read too doubtfully to settle the page, so the
     recogniser reads the tall blobs turned both ways. When those show no text at all, no amount
