@@ -76,9 +76,11 @@ def _blob_crops(gray: np.ndarray, bw: np.ndarray, s: float, horizontal: bool, ma
     return out
 
 
-# a line's first this-many line heights are read to tell its way up (about a dozen characters:
-# enough for the character confidence to show it, at a fraction of the time of a whole line)
-BLOB_READ_LEN = 12.0
+# a line's first this-many line heights are read to tell its way up (about eight characters:
+# enough for the character confidence to show it, at a fraction of the time of a whole line; on
+# 384 rendered pages, each upright and turned three ways, 8 and 12 gave the same turn on every one,
+# and 8 took 13% less time)
+BLOB_READ_LEN = 8.0
 
 
 def _first_chars(c: np.ndarray, n: float) -> np.ndarray:
