@@ -91,6 +91,28 @@ def test_upright_page_is_settled_by_reading_a_few_lines(pipeline, monkeypatch):
         assert not upright
 
 
+def test_specks_do_not_hide_that_a_noisy_page_runs_horizontally(pipeline):
+    """A heavy scan's specks are one blob whichever way ink is joined, pulling the blob ratio
+    toward 1 (this page: 1.13, so the recogniser would be asked); counted without them the page is
+    clearly horizontal and no read is needed, while the same page turned is still asked about."""
+    from extractor import clean
+
+    img, _ = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=2, severity="heavy")
+    small, _ = clean._binarize_small(img)
+    bw = clean._text_ink(small)
+    bx, by = clean._blobs(bw, True, 5), clean._blobs(bw, False, 5)
+    assert len(by) < clean.UPRIGHT_BLOB_RATIO * len(bx)  # with the specks: not clearly horizontal
+
+    def no_read(crops):
+        raise AssertionError("the recogniser was asked")
+
+    assert clean.detect_quarter_turn(img, no_read) == (False, False)
+    turned, _ = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=2, severity="heavy", rotation=90)
+    calls = []
+    assert clean.detect_quarter_turn(turned, lambda crops: calls.append(len(crops)) or pipeline._read_score(crops))[0]
+    assert calls
+
+
 def test_a_noisy_upright_page_read_at_length_is_settled_by_its_first_lines(pipeline, monkeypatch):
     """A heavy scan's first flat lines read below the clean-page bar, but over twenty characters
     at 0.85 or more: upright (turned pages read that long at 0.42 at best); turned, it is not."""
