@@ -146,13 +146,12 @@ def detect_quarter_turn(gray: np.ndarray, read: Optional[ReadFn] = None, max_cro
         ink = _text_ink(small), s
     bw, s = ink
     bx, by = _blobs(bw, True, 5), _blobs(bw, False, 5)
-    along_x, along_y = len(bx), len(by)
     if read is None:
-        return along_y < 0.75 * along_x and along_x > 20, False
+        return len(by) < 0.75 * len(bx) and len(bx) > 20, False
     # a speck is one blob whichever way the ink is joined, so a noisy scan's specks pull the
     # ratio toward 1: only blobs larger than a joined speck are counted
-    along_x, along_y = int((bx[:, 4] > SPECK_BLOB_AREA).sum()), int((by[:, 4] > SPECK_BLOB_AREA).sum())
-    if along_y > UPRIGHT_BLOB_RATIO * along_x and along_x > 20:
+    big_x, big_y = int((bx[:, 4] > SPECK_BLOB_AREA).sum()), int((by[:, 4] > SPECK_BLOB_AREA).sum())
+    if big_y > UPRIGHT_BLOB_RATIO * big_x and big_x > 20:
         return False, False  # clearly horizontal text: no need to ask the recogniser
     flat = _blob_crops(gray, bw, s, True, max_crops)
     first = read(flat[:UPRIGHT_READ_LINES]) if flat else []

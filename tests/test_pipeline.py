@@ -389,7 +389,7 @@ def test_tabular_rows_tell_aligned_columns_from_prose():
     assert _tabular_rows(prose[:3] + table[:6])
 
 
-def test_speckle_outside_the_tables_does_not_send_the_whole_page_to_text_detection(pipeline):
+def test_speckle_outside_the_tables_does_not_send_the_whole_page_to_text_detection(pipeline, monkeypatch):
     """A noisy scan's lone specks darken a few pixels of nearly every row; the text detector is
     given only the bands of real ink (the title, the page number), not the whole page."""
     from PIL import Image, ImageDraw, ImageFont
@@ -412,11 +412,8 @@ def test_speckle_outside_the_tables_does_not_send_the_whole_page_to_text_detecti
             seen.append(img.shape)
             return det(img, **kw)
 
-    pipeline.detector = Spy()
-    try:
-        boxes = pipeline._detect_free_text(page)
-    finally:
-        pipeline.detector = det
+    monkeypatch.setattr(pipeline, "detector", Spy())
+    boxes = pipeline._detect_free_text(page)
     assert len(seen) == 1 and seen[0][0] < 0.15 * page.shape[0]  # two bands, not the page
     assert any(b[1] < 200 < b[3] and b[0] < 500 for b in boxes)  # the title
     assert any(b[1] < 2260 < b[3] for b in boxes)  # the page number
