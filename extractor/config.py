@@ -15,6 +15,7 @@ class Settings(BaseModel):
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core (max 4)
     workers: int = 0  # page worker processes per document (models loaded once per worker); 0 = one per core, at most 4
     rec_batch_size: int = 48
+    rec_precision: Literal["auto", "int8", "fp32"] = "auto"  # auto: models/rec_int8.onnx first on CPU, its unsure reads again at fp32
     det_max_side: int = 960  # a page of prose: text detection on the page scaled to this side (text ~12 px high at 200 dpi)
     det_band_max_side: int = 1280  # the text outside tables (titles, units, page numbers): at the scale of this side
     use_layout: bool = True

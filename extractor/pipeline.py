@@ -175,7 +175,7 @@ class Pipeline:
 
             thr = max(1, (os.cpu_count() or 1) // self.n_workers)
         self._threads = thr
-        self.recognizer = Recognizer(dev, thr, batch_size=self.s.rec_batch_size)
+        self.recognizer = Recognizer(dev, thr, batch_size=self.s.rec_batch_size, precision=self.s.rec_precision)
         self.detector = Detector(dev, thr)
         self.classifier = Classifier(dev, thr)
         self.layout = LayoutModel(dev, thr) if self.s.use_layout else None

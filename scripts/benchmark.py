@@ -11,8 +11,10 @@ None of it is used for tuning or calibration (those use seeds 3000+).
 Systems (``--systems``; default: all that can run here):
 - ``extractor``: this pipeline, settings from ``--config`` (e.g. configs/gpu.yaml);
 - ``ocr-floor``: the OCR models alone on the text of the page: every non-empty true cell cropped
-  and recognised in width-sorted batches, nothing else; extractor's time per page is reported as a
-  multiple of it;
+  and recognised in width-sorted batches, nothing else, with the recogniser set as the pipeline
+  sets it (``rec_precision``). Each page runs on one thread, and the floor's time per page is that
+  divided by the pipeline's page workers (ideal spreading over the cores, which no real run
+  beats); extractor's time per page is reported as a multiple of it;
 - the peers in scripts/peers (img2table + RapidOCR, img2table + Tesseract, SLANet + RapidOCR,
   RapidOCR whole page grouped into rows), installed by scripts/peers/setup.sh; they get the same
   page images, rendered from the same PDFs at the same DPI.
@@ -120,14 +122,20 @@ def run_floor(docs: list[Path], config: Path | None) -> dict:
     """The OCR models alone on the text of each page: every non-empty true cell, and every line of
     the true paragraphs (a paragraph's box cut into lines of the page's typical cell height),
     cropped from the page image and recognised in one width-sorted batched call per page: the
-    recognition work no pipeline can skip. Finding the text (layout, grid, detection) is not in it."""
+    recognition work no pipeline can skip. Finding the text (layout, grid, detection) is not in it.
+    The recogniser is set as the pipeline's page workers set it (threads, precision), and the time
+    per page (``sec_mean``, pages/min) is a page's time divided by the number of workers: the pages
+    spread over the cores without any loss."""
     from extractor import ingest
     from extractor.config import Settings
     from extractor.ocr.engine import Recognizer
+    from extractor.pipeline import worker_count
 
     s = Settings.load(config)
+    workers = worker_count(s)
+    threads = s.threads or (max(1, (os.cpu_count() or 1) // workers) if workers > 1 else 0)  # as Pipeline shares them
     t0 = time.perf_counter()
-    rec = Recognizer(s.device, s.threads, batch_size=s.rec_batch_size)
+    rec = Recognizer(s.device, threads, batch_size=s.rec_batch_size, precision=s.rec_precision)
     load_s = time.perf_counter() - t0
     page_secs: list[float] = []
     for d in docs:
@@ -156,11 +164,11 @@ def run_floor(docs: list[Path], config: Path | None) -> dict:
                 page_secs.append(time.perf_counter() - t0)
         finally:
             src.close()
-    wall = sum(page_secs)
+    wall = sum(page_secs) / workers  # the pages spread over the workers without loss
     m = {"pages": len(page_secs), "pages_per_min": 60 * len(page_secs) / max(wall, 1e-9),
          "sec_median": statistics.median(page_secs) if page_secs else 0.0,
          "sec_worst": max(page_secs) if page_secs else 0.0, "sec_mean": wall / max(1, len(page_secs)),
-         "peak_mb": peak_rss_mb(), "load_s": load_s}
+         "peak_mb": peak_rss_mb(), "load_s": load_s, "workers": workers}
     return m
 
 

@@ -254,3 +254,59 @@ def test_clean_lines_leave_nothing_missed(pipeline):
     texts = ["确保资金使用规范、安全、高效。", "1,021.29", "其中：中央财政资金", "≥98%"]
     for t, r in zip(texts, pipeline.recognizer([_line(t) for t in texts])):
         assert r.text == t and r.missed < 0.05 and r.missed_edge < 0.05
+
+
+def _noisy(img, sigma, seed):
+    rng = np.random.default_rng(seed)
+    return np.clip(img.astype(np.float32) + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_int8_reads_are_kept_only_when_the_full_model_reads_the_same(pipeline):
+    """On CPU the recogniser reads every crop with models/rec_int8.onnx and reads again at full
+    precision every crop it is not sure of: the texts are the full model's, clean or noisy, as cell
+    text is scored (NFKC, whitespace ignored): at 18 px int8 surely reads "（一）" and the space
+    of "第二部分 2024年", where the full model reads "(一)" and drops the space."""
+    from extractor.evaluate import norm
+    from extractor.ocr.engine import Recognizer
+
+    rec = pipeline.recognizer
+    if rec.sess.get_providers()[0] != "CPUExecutionProvider":
+        pytest.skip("on a GPU the full model alone runs")
+    assert rec.sess_int8 is not None
+    full = Recognizer("cpu", 1, batch_size=48, precision="fp32")
+    assert full.sess_int8 is None
+    texts = ["一般公共服务支出", "1,021.29", "≥98%", "市县（区）财政资金", "2080801", "读者满意度", "第二部分 2024年部门预算报表",
+             "确保资金使用规范、安全、高效。", "0.35", "（一）机构设置", "其中：中央财政资金", "合计"]
+    crops = [_line(t, size) for t in texts for size in (18, 29)]
+    crops += [_noisy(c, s, i) for i, c in enumerate(crops) for s in (40, 70)]
+    mixed, exact = rec(crops), full(crops)
+    assert [norm(r.text) for r in mixed] == [norm(r.text) for r in exact]
+    first = rec._run(rec.sess_int8, [rec._resize(c) for c in crops])
+    unsure = [i for i, r in enumerate(first) if not Recognizer.sure(r)]
+    assert 0 < len(unsure) < len(crops) // 2  # both ways are taken
+    again = rec._run(rec.sess, [rec._resize(crops[i]) for i in unsure])
+    for i, r in zip(unsure, again):  # read again: the full model's read, probabilities and all
+        assert mixed[i].text == r.text and mixed[i].char_probs == r.char_probs
+
+
+def test_a_space_read_in_doubt_makes_an_int8_read_unsure(pipeline):
+    from extractor.ocr.engine import Recognizer
+
+    rec = pipeline.recognizer
+    sure = rec._decode(_frames(rec, [("合", 0.99, {}), ("", 0.99, {}), ("计", 0.99, {})]))
+    spaced = rec._decode(_frames(rec, [("合", 0.99, {}), ("", 0.7, {" ": 0.3}), ("计", 0.99, {})]))
+    assert sure.text == spaced.text == "合计" and spaced.space == pytest.approx(0.3, abs=1e-3)
+    assert Recognizer.sure(sure) and not Recognizer.sure(spaced)
+    doubtful = rec._decode(_frames(rec, [("合", 0.99, {}), ("", 0.99, {}), ("计", 0.8, {"汁": 0.2})]))
+    assert not Recognizer.sure(doubtful)
+
+
+def test_recogniser_precision_is_checked(monkeypatch, tmp_path):
+    from extractor.ocr.engine import Recognizer
+
+    with pytest.raises(ValueError, match="precision"):
+        Recognizer("cpu", 1, precision="fp16")
+    monkeypatch.setenv("EXTRACTOR_MODELS", str(tmp_path))  # no int8 model there
+    with pytest.raises(FileNotFoundError, match="quantize_rec"):
+        Recognizer("cpu", 1, precision="int8")
+    assert Recognizer("cpu", 1, precision="auto").sess_int8 is None  # auto falls back to the full model
