@@ -240,7 +240,7 @@ class Pipeline:
             self._level_error = str(e)
 
     def _read_score(self, crops: list[np.ndarray]) -> list[tuple[float, int]]:
-        return [(r.mean_prob, len(r.text.strip())) for r in self.recognizer(crops)]
+        return [(r.mean_prob, len(r.text.strip())) for r in self.recognizer(crops, exact=False)]
 
     # ------------------------------------------------------------------ documents
     def run(self, path: str | Path, pages: Optional[str] = None, dpi: Optional[float] = None,

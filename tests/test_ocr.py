@@ -287,6 +287,8 @@ def test_int8_reads_are_kept_only_when_the_full_model_reads_the_same(pipeline):
     again = rec._run(rec.sess, [rec._resize(crops[i]) for i in unsure])
     for i, r in zip(unsure, again):  # read again: the full model's read, probabilities and all
         assert mixed[i].text == r.text and mixed[i].char_probs == r.char_probs
+    scores = rec(crops, exact=False)  # for orientation scores: the int8 reads as they are
+    assert [r.char_probs for r in scores] == [r.char_probs for r in first]
 
 
 def test_a_space_read_in_doubt_makes_an_int8_read_unsure(pipeline):

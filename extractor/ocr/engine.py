@@ -100,13 +100,17 @@ class Recognizer:
         return (bool(r.text) and r.min_prob >= SURE_CHAR and max(r.missed, r.missed_edge) < SURE_MISSED
                 and r.space < SURE_SPACE)
 
-    def __call__(self, crops: list[np.ndarray]) -> list[RecResult]:
+    def __call__(self, crops: list[np.ndarray], exact: bool = True) -> list[RecResult]:
+        """One read per crop. ``exact=False`` keeps every int8 read, sure or not: for a score over
+        many lines (which way up a page reads), not for text."""
         if not crops:
             return []
         resized = [self._resize(c) for c in crops]
         if self.sess_int8 is None:
             return self._run(self.sess, resized)
         out = self._run(self.sess_int8, resized)
+        if not exact:
+            return out
         again = [i for i, r in enumerate(out) if not self.sure(r)]
         if again:
             for i, r in zip(again, self._run(self.sess, [resized[i] for i in again])):
