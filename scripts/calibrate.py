@@ -113,7 +113,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from extractor.config import Settings
 
-    pipe = Pipeline(Settings(calibrate=False))  # extract with the raw scores
+    # extract with the raw scores, read by the full-precision recogniser: the fit on int8-first reads
+    # was measured and not kept (models/calibration.md, "With the int8 recogniser")
+    pipe = Pipeline(Settings(calibrate=False, rec_precision="fp32"))
     docs = []
     for d in render_set(a.data, a.docs, a.variants, a.medium_docs):
         truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
