@@ -60,14 +60,7 @@ def pipeline_crops(docs: list[Path]) -> list[np.ndarray]:
 def batches(crops: list[np.ndarray], n: int, seed: int = 0) -> list[np.ndarray]:
     """Width-sorted batches padded as the Recognizer pads them, ``n`` of them drawn at random."""
     crops = sorted(crops, key=lambda c: c.shape[1])
-    out = []
-    for i in range(0, len(crops), BATCH):
-        group = crops[i:i + BATCH]
-        x = np.zeros((len(group), 3, engine.REC_H, max(max(c.shape[1] for c in group), 2 * engine.REC_H)), np.float32)
-        for b, c in enumerate(group):
-            y = engine._to_bgr_float(c)
-            x[b, :, :, : y.shape[2]] = y
-        out.append(x)
+    out = [engine.rec_batch(crops[i:i + BATCH]) for i in range(0, len(crops), BATCH)]
     rng = np.random.default_rng(seed)
     rng.shuffle(out)
     return out[:n]

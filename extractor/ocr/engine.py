@@ -58,6 +58,17 @@ def _to_bgr_float(img: np.ndarray) -> np.ndarray:
     return x.transpose(2, 0, 1)
 
 
+def rec_batch(resized: list[np.ndarray]) -> np.ndarray:
+    """Crops already scaled to REC_H -> one recogniser input, padded on the right to the widest
+    (at least 2 * REC_H)."""
+    bw = max(max(r.shape[1] for r in resized), 2 * REC_H)
+    batch = np.zeros((len(resized), 3, REC_H, bw), dtype=np.float32)
+    for b, r in enumerate(resized):
+        x = _to_bgr_float(r)
+        batch[b, :, :, : x.shape[2]] = x
+    return batch
+
+
 class Recognizer:
     """Text-line recognition with per-character probabilities, batched over many crops.
 
@@ -112,9 +123,8 @@ class Recognizer:
         if not exact:
             return out
         again = [i for i, r in enumerate(out) if not self.sure(r)]
-        if again:
-            for i, r in zip(again, self._run(self.sess, [resized[i] for i in again])):
-                out[i] = r
+        for i, r in zip(again, self._run(self.sess, [resized[i] for i in again])):
+            out[i] = r
         return out
 
     def _run(self, sess, resized: list[np.ndarray]) -> list[RecResult]:
@@ -130,13 +140,7 @@ class Recognizer:
                    and (j - i + 1) * widths[order[j]] <= self.max_batch_width):
                 j += 1
             idx = order[i:j]
-            bw = int(max(widths[k] for k in idx))
-            bw = max(bw, 2 * REC_H)
-            batch = np.zeros((len(idx), 3, REC_H, bw), dtype=np.float32)
-            for b, k in enumerate(idx):
-                x = _to_bgr_float(resized[k])
-                batch[b, :, :, : x.shape[2]] = x
-            preds = sess.run(None, {self.input_name: batch})[0]
+            preds = sess.run(None, {self.input_name: rec_batch([resized[k] for k in idx])})[0]
             for b, k in enumerate(idx):
                 out[k] = self._decode(preds[b])
             i = j
