@@ -55,3 +55,89 @@ def test_records_from_the_scan(pipeline, truth, tmp_path):
     p = write_kpi_csv(doc, tmp_path / "kpis.csv")
     rows = list(csv.DictReader(open(p, encoding="utf-8-sig")))
     assert len(rows) == len(doc.kpis) and rows[0]["period"] == "实施期" and rows[0]["level1"] == doc.kpis[0].level1
+
+
+def _split_at_header(truth: dict, gap: float = 0.0, move_to_next_page: bool = False) -> dict:
+    """The sample's truth with its KPI table drawn as two tables: the project block and, below it
+    (sharing its border, after a gap, or at the top of the next page), the KPI grid."""
+    import copy
+
+    t2 = copy.deepcopy(truth)
+    for pi, page in enumerate(t2["pages"]):
+        for ti, t in enumerate(page["tables"]):
+            hdr = next((c["row"] for c in t["cells"] if c["text"] == "一级指标"), None)
+            if hdr is None or not any(c["text"] == "项目名称" for c in t["cells"]):
+                continue
+            upper = [c for c in t["cells"] if c["row"] < hdr]
+            lower = [dict(c, row=c["row"] - hdr) for c in t["cells"] if c["row"] >= hdr]
+            assert all(c["row"] + c["rowspan"] <= hdr for c in upper)
+            y = min(c["bbox"][1] for c in lower)
+            block = dict(t, cells=upper, n_rows=hdr, bbox=[t["bbox"][0], t["bbox"][1], t["bbox"][2], y])
+            grid = dict(t, cells=lower, n_rows=t["n_rows"] - hdr, continued_from=None, title=None,
+                        bbox=[t["bbox"][0], y + gap, t["bbox"][2], t["bbox"][3] + gap])
+            for c in grid["cells"]:
+                c["bbox"] = [c["bbox"][0], c["bbox"][1] + gap, c["bbox"][2], c["bbox"][3] + gap]
+            page["tables"][ti] = block
+            if move_to_next_page:
+                # the grid opens a page of its own, before the next page's tables
+                new = {k: v for k, v in page.items() if k != "tables"}
+                new.update(tables=[grid], paragraphs=[])
+                t2["pages"].insert(pi + 1, new)
+                for k, p in enumerate(t2["pages"]):
+                    p["page"] = k + 1
+                    for tb in p["tables"]:
+                        cf = tb.get("continued_from")
+                        if cf and cf[0] >= (pi + 2) and tb is not grid:
+                            tb["continued_from"] = [cf[0] + 1, cf[1]]
+                # the page after the grid's page continued the old table: it now continues the grid
+                nxt = t2["pages"][pi + 2]
+                for tb in nxt["tables"]:
+                    if tb.get("continued_from") == [pi + 1, ti]:
+                        tb["continued_from"] = [pi + 2, 0]
+            else:
+                page["tables"].insert(ti + 1, grid)
+                for p in t2["pages"][pi + 1:]:
+                    for tb in p["tables"]:
+                        if tb.get("continued_from") == [page["page"], ti]:
+                            tb["continued_from"] = [page["page"], ti + 1]
+            return t2
+    raise AssertionError("no KPI table with its project block in the sample")
+
+
+@pytest.mark.parametrize("gap,next_page", [(0.0, False), (40.0, False), (0.0, True)])
+def test_grid_below_its_project_block_takes_the_project(truth, gap, next_page):
+    whole = document_from_truth(truth)
+    doc = document_from_truth(_split_at_header(truth, gap=gap, move_to_next_page=next_page))
+    assert len(doc.projects) == 1
+    p = doc.projects[0]
+    assert p.name == whole.projects[0].name and p.funds_year == whole.projects[0].funds_year
+    assert len(doc.kpis) == len(whole.kpis)
+    assert all(k.project == p.name and not k.notes for k in doc.kpis)
+    assert [(k.level1, k.level2, k.level3, k.value) for k in doc.kpis] == \
+        [(k.level1, k.level2, k.level3, k.value) for k in whole.kpis]
+
+
+def test_grid_without_its_block_says_so(truth):
+    """A KPI grid with no project block directly before it: the document's last project, noted and
+    less confident; with none at all, an empty project, noted and much less confident."""
+    import copy
+
+    t2 = _split_at_header(truth, gap=40.0)
+    whole = document_from_truth(t2)
+    # a second copy of the grid, on a page after a prose page: no block directly above it
+    page = next(p for p in t2["pages"] if any(c["text"] == "一级指标" for t in p["tables"] for c in t["cells"]))
+    grid = copy.deepcopy(next(t for t in page["tables"] if any(c["text"] == "一级指标" for c in t["cells"])))
+    grid["continued_from"] = None
+    n = len(t2["pages"])
+    t2["pages"].append(dict(page, page=n + 1, tables=[], paragraphs=[]))
+    t2["pages"].append(dict(page, page=n + 2, tables=[grid], paragraphs=[]))
+    doc = document_from_truth(t2)
+    extra = doc.kpis[len(whole.kpis):]
+    assert extra and all(k.project == whole.projects[0].name for k in extra)
+    assert all(k.notes and "inferred" in k.notes[0] for k in extra)
+    assert max(k.confidence for k in extra) < 0.9
+    # no project block anywhere: the grid alone
+    alone = dict(t2, pages=[dict(t2["pages"][-1], page=1)])
+    doc = document_from_truth(alone)
+    assert doc.kpis and all(k.project == "" and "unknown" in k.notes[0] for k in doc.kpis)
+    assert max(k.confidence for k in doc.kpis) <= 0.5

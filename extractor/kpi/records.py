@@ -43,12 +43,17 @@ def _col_at(t: Table, x: float) -> Optional[int]:
     return None
 
 
+def _has_project_label(t: Table) -> bool:
+    """A project block drawn as a table of its own, without a title naming it a KPI table."""
+    return any(_n(c.text) == "项目名称" for c in t.cells if c.col == 0)
+
+
 def chains(doc: Document) -> list[list[Table]]:
-    """KPI tables with their continuations, in page order."""
+    """KPI tables (and project blocks) with their continuations, in page order."""
     tables = {t.id: t for t in doc.tables()}
     out = []
     for t in doc.tables():
-        if t.continued_from is None and (t.kind or "").startswith("kpi"):
+        if t.continued_from is None and ((t.kind or "").startswith("kpi") or _has_project_label(t)):
             chain = [t]
             while chain[-1].continues_to and chain[-1].continues_to in tables:
                 chain.append(tables[chain[-1].continues_to])
@@ -114,30 +119,102 @@ def _label_value_pairs(t: Table, upto: int) -> list[tuple[str, Cell, Optional[Ce
     return out
 
 
-def extract(doc: Document) -> None:
-    """Fill doc.projects and doc.kpis from the document's KPI tables."""
-    doc.projects, doc.kpis = [], []
-    for chain in chains(doc):
-        first = chain[0]
-        hdr = _find_header(first)
-        upto = hdr.row if hdr else first.n_rows
-        proj = Project(table_id=first.id, page=int(first.id.split("-")[0][1:]))
-        fund_seen: dict[str, int] = {}
-        for label, lc, vc in _label_value_pairs(first, upto):
+def _page_of(t: Table) -> int:
+    return int(t.id.split("-")[0][1:])
+
+
+def _project_from(tables: list[Table], upto: tuple[int, int]) -> Project:
+    """The project metadata read from the upper-part rows of ``tables`` (a project block, alone or
+    above its KPI grid) up to (table index, row) of the grid's header."""
+    first = tables[0]
+    proj = Project(table_id=first.id, page=_page_of(first))
+    fund_seen: dict[str, int] = {}
+    for i, t in enumerate(tables[: upto[0] + 1]):
+        rows = upto[1] if i == upto[0] else t.n_rows
+        for label, lc, vc in _label_value_pairs(t, rows):
             if vc is None:
                 continue
             if label in LABELS:
-                setattr(proj, LABELS[label], vc.text)
+                if getattr(proj, LABELS[label]) is None:
+                    setattr(proj, LABELS[label], vc.text)
             else:
                 key = FUNDS[label]
                 n = fund_seen.get(key, 0) if key != "total" else (0 if label.startswith("实施期") else 1)
                 fund_seen[key] = n + 1
                 amount = parse_amount(vc.text, "元").value
                 (proj.funds_period if n == 0 else proj.funds_year)[key] = amount
-        doc.projects.append(proj)
-        if hdr is None:
+    return proj
+
+
+def _directly_after(doc: Document, a: Table, b: Table) -> bool:
+    """Is table ``b`` the next table after ``a`` in reading order: below it on the same page with
+    no other table between, or the first table of the next page while ``a`` is its page's last?"""
+    pa, pb = _page_of(a), _page_of(b)
+    pages = {p.page: p for p in doc.pages}
+    if pb == pa:
+        between = [t for t in pages[pa].tables if a.bbox[3] - 2 <= t.bbox[1] and t.bbox[3] <= b.bbox[1] + 2
+                   and t is not a and t is not b]
+        return b.bbox[1] >= a.bbox[3] - 0.02 * max(1.0, pages[pa].height or 1.0) and not between
+    if pb == pa + 1 and pa in pages and pb in pages:
+        return a is max(pages[pa].tables, key=lambda t: t.bbox[3]) and b is min(pages[pb].tables, key=lambda t: t.bbox[1])
+    return False
+
+
+# a record whose project was inferred (a block not directly above its grid) or not found at all
+INFERRED_PROJECT_FACTOR = 0.85
+NO_PROJECT_FACTOR = 0.5
+
+
+def extract(doc: Document) -> None:
+    """Fill doc.projects and doc.kpis from the document's KPI tables.
+
+    A project may be drawn as one ruled table (project block above the KPI grid) or as two tables
+    (the grid directly below the block, sharing its border or after a gap, or at the top of the
+    next page): a grid whose chain holds no 项目名称 takes the project block that comes directly
+    before it. A grid with no block directly before it takes the document's last project block
+    before it, and its records say so in their notes with a lower confidence; a grid with none
+    at all keeps an empty project, noted likewise. A chain without a header row (a grid continued
+    from a page whose link was not found) is read with the previous grid's header columns."""
+    doc.projects, doc.kpis = [], []
+    pending: Optional[tuple[Project, Table]] = None  # a project block still without its grid
+    last_proj: Optional[Project] = None
+    last_hdr: Optional[_Header] = None
+    for chain in chains(doc):
+        found = next(((i, h) for i, h in ((i, _find_header(t)) for i, t in enumerate(chain)) if h is not None), None)
+        upto = (found[0], found[1].row) if found else (len(chain) - 1, chain[-1].n_rows)
+        proj = _project_from(chain, upto)
+        if found is None and proj.name is not None:
+            doc.projects.append(proj)
+            pending, last_proj = (proj, chain[-1]), proj
             continue
-        _records(doc, proj, chain, hdr)
+        note = None
+        if proj.name is None:
+            if pending is not None and _directly_after(doc, pending[1], chain[0]):
+                proj = pending[0]
+            elif last_proj is not None:
+                proj, note = last_proj, f"project inferred: no 项目名称 block directly above; taken from {last_proj.table_id}"
+            else:
+                note = "project unknown: no 项目名称 block before this KPI grid"
+                doc.projects.append(proj)
+        else:
+            doc.projects.append(proj)
+        pending = None
+        last_proj = proj if proj.name is not None else last_proj
+        if found is not None:
+            hdr, start = found[1], found[0]
+            last_hdr = hdr
+        elif last_hdr is not None:
+            hdr, start = _Header(-1, last_hdr.x, last_hdr.periods), 0
+            note = "; ".join(x for x in (note, "header taken from the previous KPI grid") if x)
+        else:
+            continue
+        n0 = len(doc.kpis)
+        _records(doc, proj, chain[start:], hdr)
+        if note:
+            factor = NO_PROJECT_FACTOR if note.startswith("project unknown") else INFERRED_PROJECT_FACTOR
+            for k in doc.kpis[n0:]:
+                k.notes.append(note)
+                k.confidence = round(k.confidence * factor, 4)
 
 
 def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> None:
