@@ -141,3 +141,16 @@ def test_grid_without_its_block_says_so(truth):
     doc = document_from_truth(alone)
     assert doc.kpis and all(k.project == "" and "unknown" in k.notes[0] for k in doc.kpis)
     assert max(k.confidence for k in doc.kpis) <= 0.5
+
+
+def test_untitled_project_block_still_counts_but_budget_tables_do_not(truth):
+    t2 = _split_at_header(truth, gap=40.0)
+    for p in t2["pages"]:
+        p["paragraphs"] = [q for q in p.get("paragraphs", []) if "绩效" not in q["text"]]
+    doc = document_from_truth(t2)
+    block = next(t for t in doc.tables() if any(c.text == "项目名称" for c in t.cells))
+    assert block.kind == "other"
+    assert len(doc.projects) == 1 and doc.projects[0].name and doc.kpis
+    assert all(k.project == doc.projects[0].name and not k.notes for k in doc.kpis)
+    # a 项目支出预算表 (its header starts with 项目名称) is no project block
+    assert not any(p.name in ("合计", "项目名称") for p in document_from_truth(truth).projects)

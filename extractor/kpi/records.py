@@ -44,8 +44,12 @@ def _col_at(t: Table, x: float) -> Optional[int]:
 
 
 def _has_project_label(t: Table) -> bool:
-    """A project block drawn as a table of its own, without a title naming it a KPI table."""
-    return any(_n(c.text) == "项目名称" for c in t.cells if c.col == 0)
+    """A project block drawn as a table of its own, with no title naming it a KPI table (nor any
+    other table type): 项目名称 and at least one more of the block's labels."""
+    if t.kind not in (None, "", "other"):
+        return False
+    labels = {LABELS[k] for c in t.cells for k in (_n(c.text),) if k in LABELS}
+    return "name" in labels and len(labels) >= 2
 
 
 def chains(doc: Document) -> list[list[Table]]:
