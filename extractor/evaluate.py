@@ -5,7 +5,9 @@ Metrics (all pooled over the pages given):
 - grid: share of true cells (empty ones included) whose (row, col, rowspan, colspan) is found,
   both grids first reduced to the boundaries that bound some cell (``canonical``);
 - text: share of true non-empty cells whose text is exactly right (after NFKC and removing
-  whitespace: full-width and half-width forms of the same character count as the same);
+  whitespace: full-width and half-width forms of the same character count as the same), the
+  predicted cell being the one whose box overlaps the true cell's best (IoU >= 0.5, any table
+  on the page; none: wrong);
 - numeric: the same over true cells that hold a number ("1,021.29", "39.23%", "≥98%", "0");
 - empty: share of true empty cells left empty;
 - continuation: share of true cross-page links found;
@@ -186,6 +188,35 @@ def _kpi_key(k) -> tuple:
     return tuple(norm(v) for v in (k.project, k.period, k.level1, k.level2, k.level3, k.value))
 
 
+CELL_IOU = 0.5
+
+
+def _box_matcher(tables: list[Table]):
+    """A function from a true cell's box to (the predicted cell whose box overlaps it best, at IoU
+    >= CELL_IOU, its table) or (None, None): cells are matched by where they are on the page, so a
+    table cut into other tables, or rows numbered otherwise, costs nothing when the cells are
+    right."""
+    import numpy as np
+
+    cells = [(c, t) for t in tables for c in t.cells]
+    if not cells:
+        return lambda box: (None, None)
+    b = np.array([c.bbox for c, _ in cells], float)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+    def match(box):
+        x0, y0, x1, y1 = (float(v) for v in box)
+        iw = np.clip(np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0), 0, None)
+        ih = np.clip(np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0), 0, None)
+        inter = iw * ih
+        u = area_b + max(x1 - x0, 0) * max(y1 - y0, 0) - inter
+        v = np.where(u > 0, inter / np.maximum(u, 1e-9), 0.0)
+        k = int(np.argmax(v))
+        return cells[k] if v[k] >= CELL_IOU else (None, None)
+
+    return match
+
+
 def score_document(doc: Document, truth: dict) -> Score:
     total = Score()
     pred_pages = {p.page: p for p in doc.pages}
@@ -206,6 +237,7 @@ def score_document(doc: Document, truth: dict) -> Score:
                 continue
             matched[ti] = pi
             used.add(pi)
+        box_match = _box_matcher(preds)
         s.tp = len(matched)
         s.fn = len(tp["tables"]) - len(matched)
         s.fp = len(preds) - len(used)
@@ -233,6 +265,8 @@ def score_document(doc: Document, truth: dict) -> Score:
                 got, gkey = by_pos.get(key[:2], (None, None))
                 if got is not None and gkey == key:
                     s.grid_ok += 1
+                # text and confidence are scored on the cell found at the true cell's box
+                got, owner = box_match(c["bbox"])
                 truth_text = norm(c["text"])
                 got_text = norm(got.text) if got is not None else None
                 ok = got_text == truth_text
@@ -249,7 +283,7 @@ def score_document(doc: Document, truth: dict) -> Score:
                     s.empty_ok += ok
                 if got is not None:
                     s.conf.append((got.confidence, ok))
-                    s.scored.append((pt.id, got, ok))
+                    s.scored.append((owner.id, got, ok))
         tparas = sorted(tp.get("paragraphs", []), key=lambda p: (p["bbox"][1], p["bbox"][0]))
         truth_prose = prose_norm("".join(p["text"] for p in tparas))
         got_prose = prose_norm("".join(p.text for p in page.paragraphs))
