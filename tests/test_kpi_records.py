@@ -154,3 +154,28 @@ def test_untitled_project_block_still_counts_but_budget_tables_do_not(truth):
     assert all(k.project == doc.projects[0].name and not k.notes for k in doc.kpis)
     # a 项目支出预算表 (its header starts with 项目名称) is no project block
     assert not any(p.name in ("合计", "项目名称") for p in document_from_truth(truth).projects)
+
+
+def test_header_repeated_on_the_continuation_page_is_no_record(truth):
+    """A KPI grid continued on the next page with its header row drawn again."""
+    import copy
+
+    whole = document_from_truth(truth)
+    t2 = copy.deepcopy(truth)
+    cont = next(t for p in t2["pages"] for t in p["tables"] if t.get("continued_from"))
+    src_page, src_idx = cont["continued_from"]
+    src = t2["pages"][src_page - 1]["tables"][src_idx]
+    hdr = next(c["row"] for c in src["cells"] if c["text"] == "一级指标")
+    h = 60
+    head = [dict(c, row=0, rowspan=1, bbox=[c["bbox"][0], cont["bbox"][1], c["bbox"][2], cont["bbox"][1] + h])
+            for c in src["cells"] if c["row"] == hdr and c["col"] > 0]
+    head.insert(0, {"row": 0, "col": 0, "rowspan": 1, "colspan": 1, "text": "",
+                    "bbox": [cont["bbox"][0], cont["bbox"][1], head[0]["bbox"][0], cont["bbox"][1] + h]})
+    for c in cont["cells"]:
+        c["row"] += 1
+        c["bbox"] = [c["bbox"][0], c["bbox"][1] + h, c["bbox"][2], c["bbox"][3] + h]
+    cont["cells"] = head + cont["cells"]
+    cont["n_rows"] += 1
+    doc = document_from_truth(t2)
+    assert [(k.level1, k.level2, k.level3, k.value) for k in doc.kpis] == \
+        [(k.level1, k.level2, k.level3, k.value) for k in whole.kpis]

@@ -96,6 +96,11 @@ def _find_header(t: Table) -> Optional[_Header]:
     return None
 
 
+def _is_header_row(t: Table, r: int) -> bool:
+    texts = {_n(c.text) for c in t.cells if c.row <= r < c.row + c.rowspan}
+    return LEVEL3 in texts and (LEVEL1 in texts or LEVEL2 in texts)
+
+
 def _label_value_pairs(t: Table, upto: int) -> list[tuple[str, Cell, Optional[Cell]]]:
     """(label, label cell, value cell) for the upper part's rows: a value is the next cell right
     of a label in its row that is not itself a label."""
@@ -237,13 +242,16 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
             if nxt is None or c.row + c.rowspan < t.n_rows:
                 return ""
             k = _col_at(nxt, hdr.x[role])
-            top = nxt_slots.get((0, k)) if k is not None else None
+            r0 = next((r for r in range(nxt.n_rows) if not _is_header_row(nxt, r)), 0)
+            top = nxt_slots.get((r0, k)) if k is not None else None
             return top.text if top is not None else ""
 
         for r in range(start, t.n_rows):
             row_text = "".join(slots[(r, k)].text for k in range(t.n_cols) if (r, k) in slots)
             if FOOTER.search(row_text):
                 break
+            if _is_header_row(t, r):
+                continue  # the header repeated on a continuation page
 
             def cell(role: str) -> Optional[Cell]:
                 k = cols.get(role)
