@@ -692,3 +692,53 @@ def test_synth_single_row_strip_whose_bottom_ruling_fades_under_the_first_cell()
         x0, y0, x1, y1 = _cell_box(tt, 0, 0)
         _cut(img, x0 + 4, y1 - 6, x0 + 70, y1 + 6)
         _assert_exact(img, tt)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_character_strokes_at_another_bands_boundaries_are_no_rulings(seed):
+    """A project page drawn as one ruled block whose upper band (项目名称 …) has other column
+    boundaries than the KPI grid below it, in tight rows: bold characters stand exactly where the
+    grid's column lines would run on upward, their vertical strokes touching the row's bottom rule.
+    A ruling meets the rules at both its ends (or goes on past them); a stroke touching one rule
+    does not, so the upper cells keep their spans (issue 16, classes 1 and 5)."""
+    rng = np.random.default_rng(seed)
+    font = _font(26)
+    probe = Image.new("L", (10, 10), 255)
+    gb = ImageDraw.Draw(probe).textbbox((0, 0), "中", font=font, stroke_width=1)
+    gh = gb[3] - gb[1]
+    tight = gh + 8
+    cols = [120, 160, 200, 260, 200, 200, 200]  # the KPI grid's 7 columns
+    xs = np.r_[150, 150 + np.cumsum(cols)]
+    upper_x = [150, 350, 800, int(xs[-1])]  # the upper band's own 3 columns
+    edges = sorted(set(xs.tolist()) | set(upper_x))
+    n_up, n_low = 3, 5
+    rows = [tight] * n_up + [70] * n_low
+    col_w = np.diff(edges).tolist()
+    idx = {x: i for i, x in enumerate(edges)}
+    spans = []
+    for r in range(n_up):
+        for a, b in zip(upper_x[:-1], upper_x[1:]):
+            if idx[b] - idx[a] > 1:
+                spans.append((r, idx[a], 1, idx[b] - idx[a]))
+    for r in range(n_up, n_up + n_low):
+        for a, b in zip(xs[:-1].tolist(), xs[1:].tolist()):
+            if idx[b] - idx[a] > 1:
+                spans.append((r, idx[a], 1, idx[b] - idx[a]))
+    spec = Spec(rows, col_w, spans, x0=150, y0=300)
+    img = blank()
+    draw_table(img, spec, line=2, outer=3, text=False)
+    d = ImageDraw.Draw(img)
+    cw = d.textlength("中", font=font)
+    inner = [x for x in xs[1:-1].tolist() if all(abs(x - u) >= 40 for u in upper_x)]
+    for r in range(n_up):
+        # in one row a character stands centred on each boundary of the grid below, touching the
+        # row's top or bottom rule; in the others the text stands elsewhere
+        at = inner if r == seed % 2 else [x + 60 for x in inner]
+        top = rng.random() < 0.5
+        for x in at:
+            ch = "中" if rng.random() < 0.5 else "丰"
+            y = spec.ys[r] + 1 - gb[1] if top else spec.ys[r + 1] - 2 - gb[3]
+            d.text((x - cw / 2, y), ch, fill=0, font=font, stroke_width=1, stroke_fill=0)
+    g = degrade(to_np(img), rng, noise=6.0, jpeg=60)
+    t = _one_table(g, spec)
+    assert_matches(t, spec)

@@ -795,13 +795,19 @@ def _rescue_segments(cov: np.ndarray, pp: np.ndarray, ends: np.ndarray, s0: np.n
     met by a perpendicular ruling, or going on past it."""
     e = np.clip(np.round(ends).astype(int), 0, len(pp))
     fp = None
+    solid = cov >= 0.5
     for j in np.flatnonzero(cov < 0.5):
-        ok = _gappy_present(pp[e[j]: e[j + 1] + 1], max_gap, min_run, inset)
+        # a segment reaching only one of its junctions is a ruling with a dropout at the other end
+        # only where the ruling goes on beyond that junction (solid in the next segment): a
+        # character's stroke touching one rule of a tight row, at the place of a boundary that
+        # exists only in another band of the table, reaches one junction and stands alone
+        lone = not ((j > 0 and solid[j - 1]) or (j + 1 < len(cov) and solid[j + 1]))
+        ok = _gappy_present(pp[e[j]: e[j + 1] + 1], max_gap, min_run, inset, both=lone)
         src = pp
         if not ok and fine is not None:
             if fp is None:
                 fp = fine()
-            ok = _gappy_present(fp[e[j]: e[j + 1] + 1], max_gap, min_run, inset)
+            ok = _gappy_present(fp[e[j]: e[j + 1] + 1], max_gap, min_run, inset, both=lone)
             src = fp
         if ok and all(anchored(k, k == j) for k in (j, j + 1)):
             cov[j] = max(0.5, float(src[s0[j]: s1[j]].mean()) if s1[j] > s0[j] else 0.5)
