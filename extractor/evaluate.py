@@ -150,6 +150,29 @@ def ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
     return tot / len(pairs)
 
 
+def _truth_col_edges(t: dict) -> list[float]:
+    """The n_cols + 1 column boundaries of a true table, indexed as its cells' columns: a boundary
+    that bounds no cell of this fragment (a page fragment of a block whose other band, on the
+    page before, had it) is placed between its neighbours."""
+    n = t["n_cols"]
+    at: dict[int, list[float]] = {}
+    for c in t["cells"]:
+        at.setdefault(c["col"], []).append(c["bbox"][0])
+        at.setdefault(c["col"] + c["colspan"], []).append(c["bbox"][2])
+    known = {k: sum(v) / len(v) for k, v in at.items()}
+    ks = sorted(known)
+    out = []
+    for k in range(n + 1):
+        if k in known:
+            out.append(float(known[k]))
+            continue
+        lo = max((j for j in ks if j < k), default=ks[0])
+        hi = min((j for j in ks if j > k), default=ks[-1])
+        f = (k - lo) / (hi - lo) if hi != lo else 0.0
+        out.append(float(known[lo] + f * (known[hi] - known[lo])))
+    return out
+
+
 def document_from_truth(truth: dict) -> Document:
     """The Document a perfect extraction of a rendered scan would give (tables, paragraphs),
     with the semantic stages run on it."""
@@ -162,13 +185,7 @@ def document_from_truth(truth: dict) -> Document:
         for i, t in enumerate(tp["tables"]):
             cells = [Cell(row=c["row"], col=c["col"], rowspan=c["rowspan"], colspan=c["colspan"], bbox=c["bbox"],
                           text=c["text"], confidence=1.0) for c in t["cells"]]
-            edges = sorted({c["bbox"][0] for c in t["cells"] if c["col"] == 0}
-                           | {c["bbox"][2] for c in t["cells"]}
-                           | {c["bbox"][0] for c in t["cells"]})
-            cols = [edges[0]]
-            for e in edges[1:]:
-                if e - cols[-1] > 3:
-                    cols.append(e)
+            cols = _truth_col_edges(t)
             cf = t.get("continued_from")
             tables.append(Table(id=f"p{tp['page']}-t{i}", bbox=t["bbox"], n_rows=t["n_rows"], n_cols=t["n_cols"],
                                 cells=cells, col_edges=cols, continued_from=f"p{cf[0]}-t{cf[1]}" if cf else None))

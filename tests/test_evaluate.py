@@ -55,3 +55,16 @@ def test_teds_top_down_equals_the_exact_tree_edit_distance():
         assert abs(teds(pred, truth) - teds(pred, truth, exact=True)) < 1e-9
     assert teds(truth, truth) == 1.0
     assert teds([], truth) < 0.05
+
+
+def test_truth_column_edges_follow_the_cells_column_numbers():
+    """A true table fragment on the union grid of a block whose other band is on the page before:
+    boundary 2 bounds none of its cells, yet the edges stay indexed as the cells' columns, so the
+    KPI records read from the true grid find their columns."""
+    from extractor.evaluate import _truth_col_edges
+
+    t = {"n_cols": 4, "cells": [
+        {"row": 0, "col": 0, "rowspan": 1, "colspan": 1, "bbox": [100, 0, 200, 50], "text": "a"},
+        {"row": 0, "col": 1, "rowspan": 1, "colspan": 2, "bbox": [200, 0, 400, 50], "text": "b"},
+        {"row": 0, "col": 3, "rowspan": 1, "colspan": 1, "bbox": [400, 0, 500, 50], "text": "c"}]}
+    assert _truth_col_edges(t) == [100.0, 200.0, 300.0, 400.0, 500.0]
