@@ -111,7 +111,7 @@ _ALL_FEATURES = [
     "dropped", "strict_comparator", "doubt_min_clean", "edge_doubt", "edge_doubt_clean", "glued_number",
     "multi_dot", "one_char_doubt", "lexicon_known", "lexicon_near", "lexicon_extra", "one_row_table",
     "broken_unvouched", "broken_twice", "missed", "missed_long", "missed_edge_long",
-    "punct_doubt", "latin_alone",
+    "punct_doubt", "latin_alone", "lone_col_edge", "lone_row_edge",
 ]
 # computed (the interactions use them) but not fitted: other forms of the same probabilities whose
 # weights came out with mixed signs, so that a doubtful read could raise the score
@@ -199,6 +199,7 @@ def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tu
     t_doubt = sum(4.0 - _doubt(e.min_prob) for e in read) / len(read) if read else 0.0
     t_low = sum(e.min_prob < 0.9 for e in read) / len(read) if read else 0.0
     t_missing = sum(1.0 - c.structure.borders_seen for c in table.cells) / max(1, len(table.cells))
+    lone = _lone_edges(table)
     out = []
     for c in table.cells:
         t = texts[id(c)]
@@ -268,21 +269,57 @@ def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tu
         f += [4.0 - _doubt(min(pp)) if pp else 0.0,
               # a cell of one or two Latin letters and nothing else: a digit or a mark misread ("Q" for 0)
               float(bool(re.fullmatch(r"[A-Za-z]{1,2}", t)))]
+        f += list(lone[id(c)])
         out.append((c, [f[i] for i in _KEEP]))
+    return out
+
+
+def _lone_edges(table: Table) -> dict[int, tuple[float, float]]:
+    """Per cell: (a side boundary of the cell is drawn in none of the rows just above and below it,
+    a top or bottom boundary in none of the columns just left and right of it). A boundary that
+    exists in one row alone is where a character's stroke is taken for a ruling ("公务接待费" cut
+    into pieces); the cell is then cut by a line that its neighbours do not have. Layout-neutral:
+    it is the ruling of the page, not one renderer's habit."""
+    slots = table.slot_map()
+    nr, nc = table.n_rows, table.n_cols
+
+    def vb(r: int, k: int) -> bool:  # a column boundary at edge k in row r
+        return slots.get((r, k - 1)) is not slots.get((r, k))
+
+    def hb(r: int, k: int) -> bool:  # a row boundary at edge r in column k
+        return slots.get((r - 1, k)) is not slots.get((r, k))
+
+    out = {}
+    for c in table.cells:
+        col = row = 0.0
+        for k in (c.col, c.col + c.colspan):
+            nb = [r for r in (c.row - 1, c.row + c.rowspan) if 0 <= r < nr]
+            if 0 < k < nc and nb and not any(vb(r, k) for r in nb):
+                col = 1.0
+        for r in (c.row, c.row + c.rowspan):
+            nb = [k for k in (c.col - 1, c.col + c.colspan) if 0 <= k < nc]
+            if 0 < r < nr and nb and not any(hb(r, k) for k in nb):
+                row = 1.0
+        out[id(c)] = (col, row)
     return out
 
 
 class EvidenceModel:
     """Logistic regression over ``table_features``: P(cell text right | evidence)."""
 
-    def __init__(self, weights: Sequence[float], features: Sequence[str] = tuple(FEATURES),
-                 expected: Optional[Sequence[str]] = None):
-        if list(features) != list(expected or FEATURES):
-            raise ValueError("evidence model was fitted on other features; refit it (scripts/calibrate.py)")
+    def __init__(self, weights: Sequence[float], features: Sequence[str] = tuple(FEATURES)):
+        names = list(features)
+        unknown = [n for n in names if n not in FEATURES]
+        if unknown or len(names) != len(weights):
+            raise ValueError(f"evidence model has features this version does not compute ({unknown}) "
+                             "or a weight count unlike its feature count; refit it (scripts/calibrate.py)")
+        # a model names its features: one fitted before a feature was added still scores the same
+        self.names = names
+        self.idx = [FEATURES.index(n) for n in names]
         self.w = list(weights)
 
     def score(self, f: Sequence[float]) -> float:
-        z = sum(w * x for w, x in zip(self.w, f))
+        z = sum(w * f[i] for w, i in zip(self.w, self.idx))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def apply(self, tables: Sequence[Table]) -> None:
@@ -292,7 +329,7 @@ class EvidenceModel:
                 c.confidence = round(self.score(f), 4)
 
     def to_json(self) -> dict:
-        return {"features": FEATURES, "weights": [round(w, 5) for w in self.w]}
+        return {"features": self.names, "weights": [round(w, 5) for w in self.w]}
 
 
 # evidence that is rare in any calibration set but certain in kind (the arithmetic checks): a
@@ -322,7 +359,7 @@ def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequenc
         if np.abs(step).max() < 1e-7:
             break
     names = list(names or FEATURES)
-    return EvidenceModel(w.tolist(), names, expected=names)
+    return EvidenceModel(w.tolist(), names)
 
 
 def load_calibration(path) -> tuple[Optional[EvidenceModel], Optional[Calibration], Optional[Calibration]]:

@@ -168,3 +168,35 @@ def test_a_character_left_out_of_a_sentence_is_doubted(fitted):
     assert cell.text == "1,021.29"
     cell.ocr.missed_edge = 0.4  # a speck seen after the figure
     assert _score(figure, fitted)[(1, 2)].confidence >= 0.9
+
+
+def test_lone_edges_mark_a_cell_cut_by_a_boundary_its_neighbours_lack():
+    """Rows 0 and 2 of a 3-column table are cut at a column boundary that the rows next to them (1
+    and 3; row 0 has only row 1) span over: both pieces of each cut row are marked; the spanning
+    cells are not, nor is any row boundary."""
+    def cell(r, k, cs=1, rs=1):
+        return Cell(row=r, col=k, rowspan=rs, colspan=cs, bbox=[100 * k, 50 * r, 100 * (k + cs), 50 * (r + rs)],
+                    text="x", confidence=0.9)
+
+    cells = [cell(0, 0), cell(0, 1), cell(0, 2),
+             cell(1, 0), cell(1, 1, cs=2),
+             cell(2, 0), cell(2, 1), cell(2, 2),
+             cell(3, 0), cell(3, 1, cs=2)]
+    t = Table(id="p1-t0", bbox=[0, 0, 300, 200], n_rows=4, n_cols=3, cells=cells, col_edges=[0, 100, 200, 300])
+    lone = confidence._lone_edges(t)
+    marked = {(c.row, c.col) for c in cells if lone[id(c)][0]}
+    assert marked == {(0, 1), (0, 2), (2, 1), (2, 2)}
+    assert not any(v[1] for v in lone.values())
+
+
+def test_a_model_fitted_before_a_feature_was_added_still_scores_the_same():
+    names = confidence.FEATURES[:-2]
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=len(names)).tolist()
+    old = confidence.EvidenceModel(w, names)
+    f = rng.normal(size=len(confidence.FEATURES)).tolist()
+    z = sum(a * b for a, b in zip(w, f[:-2]))
+    assert old.score(f) == pytest.approx(1 / (1 + np.exp(-z)))
+    assert old.to_json()["features"] == names
+    with pytest.raises(ValueError):
+        confidence.EvidenceModel([0.1, 0.2], ["bias", "no_such_feature"])
