@@ -285,7 +285,7 @@ def draw_kpi(kt: KpiTable, lay: KpiLayout, rng: random.Random) -> list:
     head = dict(title=kt.title or None, subtitle_center=kt.year_line, kind="kpi", data=kt, outer=lay.outer)
     if lay.split == "one":
         return [compose([upper] + lower, header_rows=0, repeat_header=False, **head)]
-    top = compose([upper], header_rows=0, repeat_header=False, **head)
+    top = compose([upper], header_rows=0, repeat_header=False, keep_together=True, **head)
     bottom = compose(lower, kind="kpi", header_rows=grids[0].header_rows, outer=lay.outer,
                      force_repeat_header=lay.repeat_header, attach=lay.split == "shared")
     return [top, bottom]
@@ -564,8 +564,10 @@ def _stacked_budget(t, rng):
 
 # ---- ledger: split with a gap, the grid continued without its header; template targets
 def _ledger_kpi_content(kt, rng, year):
+    if rng.random() < 0.6:
+        kt = longer(kt, rng, rng.randint(26, 34), year)
     template_targets(kt, rng)
-    return longer(kt, rng, rng.randint(26, 34), year) if rng.random() < 0.6 else kt
+    return kt
 
 
 def _ledger_budget(t, rng):

@@ -303,7 +303,7 @@ class _Renderer:
             head.append(("lr", (t.subtitle_left or "", t.subtitle_right or "")))
         head_h = sum((self.f_title.size * 1.7 if k == "title" else self.f_table.size * 1.6) for k, _ in head)
         h_rows = t.header_rows if (t.kind != "kpi" or t.force_repeat_header) else 0
-        first_need = head_h + sum(heights[:h_rows + 2]) + self.f_title.size * 0.8
+        first_need = head_h + sum(heights if t.keep_together else heights[:h_rows + 2]) + self.f_title.size * 0.8
         attached = False
         if t.attach and not head and self._last_table and self._last_table[0] is self.cur:
             y0 = self._last_table[1]

@@ -58,6 +58,7 @@ class TableSpec:
     open_top_bottom: bool = False        # no top/bottom outer frame lines
     force_repeat_header: bool = False    # repeat header_rows on continuation pages (any kind, any style)
     cell_pad: Optional[float] = None     # horizontal text padding in units of font px (None: 0.45)
+    keep_together: bool = False          # start on a new page rather than split (when it fits on one)
     data: Optional[object] = None        # structured source (e.g. a KpiTable) for variation
 
     # ---- helpers -------------------------------------------------------------------
