@@ -35,6 +35,8 @@ def build_doc(seed: int, source: Optional[str] = None, kind: Optional[str] = Non
     rng = random.Random(seed * 7919 + 17)
     if kind == "sample":
         doc = sample_doc(rng)
+    elif kind == "compact":   # no cover, one budget table, one project: budget and KPI pages within a few pages
+        doc = synthetic_doc(rng, compact=True)
     elif source:
         doc = vary_doc(parse_seed(source), rng)
     else:
