@@ -381,3 +381,27 @@ def test_mixed_varies_within_the_family():
         doc = synth.build_doc(s, family="mixed")
         looks |= {(b.n_cols, b.attach) for b in doc.blocks if isinstance(b, TableSpec) and b.kind == "kpi"}
     assert len(looks) >= 4
+
+
+def test_eval_families_scores_given_extractions(tmp_path):
+    """scripts/eval_families.py end to end without OCR: a perfect extraction scores 1.0 per family."""
+    import eval_families
+    from extractor.evaluate import document_from_truth
+    from extractor.export import write_json
+
+    args = ["--family", "twin,stacked", "--docs", "1", "--seed", "7", "--severity", "clean", "--dpi", "72",
+            "--max-pages", "3", "--out", str(tmp_path / "r")]
+    eval_families.render_set(tmp_path / "r", ["twin", "stacked"], [7], "clean", 3, 72, "compact")
+    for fam in ("twin", "stacked"):
+        truth = json.loads((tmp_path / "r" / fam / "compact_7" / "truth.json").read_text(encoding="utf-8"))
+        assert truth["family"] == fam
+        (tmp_path / "x" / fam).mkdir(parents=True)
+        write_json(document_from_truth(truth), tmp_path / "x" / fam / "compact_7.json")
+    assert eval_families.main(args + ["--extracted", str(tmp_path / "x"), "--json", str(tmp_path / "s.json"),
+                                      "--pairs", str(tmp_path / "p.jsonl")]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert set(summary["families"]) == {"twin", "stacked", "pooled"}
+    for m in summary["families"].values():
+        assert m["tables_f1"] == 1.0 and m["text"] == 1.0 and m["n_cells"] > 0
+    pairs = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {p["family"] for p in pairs} == {"twin", "stacked"} and all(p["right"] for p in pairs)
