@@ -169,3 +169,239 @@ def test_sample_is_committed_and_consistent():
     assert pdf_path.stat().st_size < 1.5e6
     assert truth["pages"][2]["tables"][0]["continued_from"] == [2, 0]
     pdf.close()
+
+
+# ---------------------------------------------------------------- layout families (issue 16)
+from synth.families import FAMILIES, parse_families  # noqa: E402
+from synth.kpi import LEVEL1  # noqa: E402
+
+FAMILY_SEEDS = (1, 2)
+
+
+@pytest.fixture(scope="module")
+def family_renders():
+    """Every family, two synthetic documents each: {family: [(images, page truths), ...]} (clean, 100 dpi)."""
+    return {f: [synth.render_pages(synth.build_doc(s, family=f), seed=s, severity="clean", dpi=100, max_pages=9)
+                for s in FAMILY_SEEDS] for f in FAMILIES}
+
+
+def _fam_tables(renders, fam):
+    for imgs, pages in renders[fam]:
+        for img, p in zip(imgs, pages):
+            for i, tb in enumerate(p["tables"]):
+                yield img, p, i, tb
+
+
+def _texts(tb):
+    return {c["text"] for c in tb["cells"]}
+
+
+def _interior_overlap(a, b):
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0 and min(a[3], b[3]) - max(a[1], b[1]) > 0
+
+
+def test_family_registry():
+    assert len(FAMILIES) >= 7 and "base" in FAMILIES
+    assert parse_families(["all"]) == list(FAMILIES)
+    assert parse_families(["twin,union", "twin"]) == ["twin", "union"]
+    with pytest.raises(KeyError):
+        parse_families(["nope"])
+
+
+def test_base_family_draws_as_before():
+    a_imgs, a_pages = synth.render_pages(synth.build_doc(4), seed=4, severity="light", dpi=72, max_pages=5)
+    b_imgs, b_pages = synth.render_pages(synth.build_doc(4, family="base"), seed=4, severity="light", dpi=72, max_pages=5)
+    assert a_pages == b_pages
+    assert all((x == y).all() for x, y in zip(a_imgs, b_imgs))
+
+
+def test_render_document_records_family(tmp_path):
+    t = synth.render_document(tmp_path / "f", seed=2, severity="clean", dpi=72, max_pages=2, family="gapped")
+    assert t["family"] == "gapped"
+    assert json.loads((tmp_path / "f" / "truth.json").read_text(encoding="utf-8"))["family"] == "gapped"
+    assert "family" not in synth.render_document(tmp_path / "n", seed=2, severity="clean", dpi=72, max_pages=1)
+
+
+@pytest.mark.parametrize("fam", list(FAMILIES))
+def test_family_truth_consistent(family_renders, fam):
+    n_kpi = 0
+    for imgs, pages in family_renders[fam]:
+        for p in pages:
+            for i, tb in enumerate(p["tables"]):
+                _check_tiling(tb)   # spans inside the grid, cells inside the table, tiled once
+                boxes = [c["bbox"] for c in tb["cells"]]
+                assert not any(_interior_overlap(a, b) for j, a in enumerate(boxes) for b in boxes[j + 1:])
+                for other in p["tables"][i + 1:]:
+                    assert not _interior_overlap(tb["bbox"], other["bbox"])
+                if tb["continued_from"] is not None:
+                    pg, idx = tb["continued_from"]
+                    assert pg == p["page"] - 1 and pages[pg - 1]["tables"][idx]["n_cols"] == tb["n_cols"]
+                n_kpi += tb["kind"] == "kpi"
+    assert n_kpi >= 2
+
+
+def _kpi_upper(tb):
+    return "项目名称" in _texts(tb) and "一级指标" not in _texts(tb)
+
+
+def _kpi_grid(tb):
+    return "一级指标" in _texts(tb) and "项目名称" not in _texts(tb)
+
+
+def test_twin_shares_a_rule(family_renders):
+    pairs = 0
+    for imgs, pages in family_renders["twin"]:
+        for p in pages:
+            for a, b in zip(p["tables"], p["tables"][1:]):
+                if _kpi_upper(a) and _kpi_grid(b):
+                    assert a["bbox"][3] == b["bbox"][1]                        # zero gap: one rule
+                    assert (a["bbox"][0], a["bbox"][2]) == (b["bbox"][0], b["bbox"][2])
+                    assert a["n_cols"] in (4, 6) and b["n_cols"] == 8        # other columns above
+                    pairs += 1
+    assert pairs >= 2
+    # budget tables: 3 header rows (科目编码 on the third row) and a row of column numbers
+    budget = [tb for _, _, _, tb in _fam_tables(family_renders, "twin") if tb["kind"] == "budget"]
+    assert any(c["text"] == "科目编码" and c["row"] == 2 for tb in budget for c in tb["cells"])
+    assert any({"1", "2", "3"} <= {c["text"] for c in tb["cells"] if c["row"] == r}
+               for tb in budget for r in range(2, 4))
+
+
+def test_gapped_gap_and_repeated_grid_header(family_renders):
+    gaps, repeated = 0, 0
+    for imgs, pages in family_renders["gapped"]:
+        for p in pages:
+            for a, b in zip(p["tables"], p["tables"][1:]):
+                if _kpi_upper(a) and _kpi_grid(b):
+                    assert b["bbox"][1] - a["bbox"][3] > 5
+                    gaps += 1
+            for tb in p["tables"]:
+                if tb["kind"] == "kpi" and tb["continued_from"] is not None and _kpi_grid(tb):
+                    assert {c["text"] for c in tb["cells"] if c["row"] == 0} >= {"一级指标", "指标值"}
+                    repeated += 1
+    assert gaps >= 2 and repeated >= 1
+    # budget tables drawn without an outer frame; several tables on one page; list numerals
+    for img, p, _, tb in _fam_tables(family_renders, "gapped"):
+        if tb["kind"] == "budget":
+            x0, y0, x1, y1 = tb["bbox"]
+            assert img[y0 + 4:y1 - 4, x0].mean() > 200     # no left rule
+            assert img[y0 + 4:y1 - 4, x1].mean() > 200     # no right rule
+    assert any(sum(tb["kind"] == "budget" for tb in p["tables"]) >= 3
+               for _, pages in family_renders["gapped"] for p in pages)
+    assert any(c["text"].startswith("二、") for _, _, _, tb in _fam_tables(family_renders, "gapped") for c in tb["cells"])
+
+
+def test_union_one_table_on_both_column_sets(family_renders):
+    seen = 0
+    for _, _, _, tb in _fam_tables(family_renders, "union"):
+        if tb["kind"] == "kpi" and "项目名称" in _texts(tb) and "一级指标" in _texts(tb):
+            assert tb["n_cols"] > 8                      # union of the block's and the grid's boundaries
+            head = next(c for c in tb["cells"] if c["text"] == "一级指标")
+            l1 = [c for c in tb["cells"] if c["col"] == head["col"] and c["row"] > head["row"] and c["text"] in LEVEL1]
+            assert l1 and all(c["rowspan"] == 1 for c in l1)   # 一级 on every row: no vertical merge
+            assert len(l1) > len({c["text"] for c in l1})
+            name = next(c for c in tb["cells"] if c["text"] == "项目名称")
+            value = next(c for c in tb["cells"] if c["row"] == name["row"] and c["col"] > name["col"])
+            prop = next(c for c in tb["cells"] if c["text"] == "项目属性")
+            assert len(value["text"]) >= 45   # a long name, wrapped onto 2 lines:
+            assert value["bbox"][3] - value["bbox"][1] > 1.5 * (prop["bbox"][3] - prop["bbox"][1])
+            seen += 1
+    assert seen >= 2
+
+
+def test_union_budget_double_rule_and_long_names(family_renders):
+    found = 0
+    for img, p, _, tb in _fam_tables(family_renders, "union"):
+        if tb["kind"] != "budget":
+            continue
+        x0, y0, x1, y1 = tb["bbox"]
+        col = img[max(0, y0 - 10):y0 + 3, (x0 + x1) // 2] < 128
+        runs = int(col[0]) + int(((col[1:].astype(int) - col[:-1].astype(int)) == 1).sum())
+        assert runs >= 2, "a double outer rule above the table"
+        names = [c for c in tb["cells"] if c["col"] == 0 and len(c["text"]) >= 18]
+        for c in names:   # long project names in a narrow column: 2-3 lines
+            head = next(h for h in tb["cells"] if h["row"] == 0 and h["col"] == 0)
+            assert c["bbox"][3] - c["bbox"][1] > 1.8 * (head["bbox"][3] - head["bbox"][1])
+            found += 1
+    assert found >= 2
+
+
+def test_stacked_periods_one_above_the_other(family_renders):
+    funds = goals = 0
+    for _, _, _, tb in _fam_tables(family_renders, "stacked"):
+        by_text = {}
+        for c in tb["cells"]:
+            by_text.setdefault(c["text"], c)
+        if "实施期资金总额：" in by_text and "年度资金总额：" in by_text:
+            a, b = by_text["实施期资金总额："], by_text["年度资金总额："]
+            assert a["col"] == b["col"] and b["row"] > a["row"]
+            funds += 1
+        if "实施期目标" in by_text and "年度目标" in by_text:
+            g1, g2 = by_text["实施期目标"], by_text["年度目标"]
+            assert g1["col"] == g2["col"] and g2["row"] == g1["row"] + 1
+            goals += 1
+        if "一级指标" in by_text:   # one (二级, 三级, 指标值) triple per grid row
+            for r in {c["row"] for c in tb["cells"] if c["text"] == "一级指标"}:
+                assert sum(c["text"] == "指标值" for c in tb["cells"] if c["row"] == r) == 1
+    assert funds >= 2 and goals >= 2
+    all_texts = [c["text"] for _, _, _, tb in _fam_tables(family_renders, "stacked") for c in tb["cells"]]
+    assert any("年度绩效指标" in t for t in all_texts)
+
+
+def test_stacked_budget_ones_and_left_numbers(family_renders):
+    import re
+    ones = lefts = 0
+    for img, p, _, tb in _fam_tables(family_renders, "stacked"):
+        if tb["kind"] != "budget":
+            continue
+        ones += sum(c["text"] == "1" and c["row"] > 0 for c in tb["cells"])
+        for c in tb["cells"]:
+            if re.match(r"^1,\d{3},\d{3}$", c["text"]):
+                x0, y0, x1, y1 = c["bbox"]
+                band = img[y0 + 4:y1 - 3, x0 + 3:x1 - 3] < 128
+                first = int(np.argmax(band.any(axis=0)))
+                assert first < 0.15 * (x1 - x0), "left-aligned, close to the left rule"
+                lefts += 1
+    assert ones >= 1 and lefts >= 1
+
+
+def test_ledger_targets_and_grid_continued_without_header(family_renders):
+    import re
+    texts = [c["text"] for _, _, _, tb in _fam_tables(family_renders, "ledger") if tb["kind"] == "kpi"
+             for c in tb["cells"]]
+    assert any(re.match(r"^≥\d+\.00\((个|次|人次|篇|期|台|人)\)$", t) for t in texts)
+    assert any(t in ("…", "。。。") for t in texts)
+    cont = [tb for _, _, _, tb in _fam_tables(family_renders, "ledger")
+            if tb["kind"] == "kpi" and tb["continued_from"] is not None and "项目名称" not in _texts(tb)]
+    assert cont and all("一级指标" not in {c["text"] for c in tb["cells"] if c["row"] == 0} for tb in cont)
+
+
+def test_mixed_varies_within_the_family():
+    looks = set()
+    for s in range(1, 5):
+        doc = synth.build_doc(s, family="mixed")
+        looks |= {(b.n_cols, b.attach) for b in doc.blocks if isinstance(b, TableSpec) and b.kind == "kpi"}
+    assert len(looks) >= 4
+
+
+def test_eval_families_scores_given_extractions(tmp_path):
+    """scripts/eval_families.py end to end without OCR: a perfect extraction scores 1.0 per family."""
+    import eval_families
+    from extractor.evaluate import document_from_truth
+    from extractor.export import write_json
+
+    args = ["--family", "twin,stacked", "--docs", "1", "--seed", "7", "--severity", "clean", "--dpi", "72",
+            "--max-pages", "3", "--out", str(tmp_path / "r")]
+    eval_families.render_set(tmp_path / "r", ["twin", "stacked"], [7], "clean", 3, 72, "compact")
+    for fam in ("twin", "stacked"):
+        truth = json.loads((tmp_path / "r" / fam / "compact_7" / "truth.json").read_text(encoding="utf-8"))
+        assert truth["family"] == fam
+        (tmp_path / "x" / fam).mkdir(parents=True)
+        write_json(document_from_truth(truth), tmp_path / "x" / fam / "compact_7.json")
+    assert eval_families.main(args + ["--extracted", str(tmp_path / "x"), "--json", str(tmp_path / "s.json"),
+                                      "--pairs", str(tmp_path / "p.jsonl")]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert set(summary["families"]) == {"twin", "stacked", "pooled"}
+    for m in summary["families"].values():
+        assert m["tables_f1"] == 1.0 and m["text"] == 1.0 and m["n_cells"] > 0
+    pairs = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {p["family"] for p in pairs} == {"twin", "stacked"} and all(p["right"] for p in pairs)

@@ -18,25 +18,41 @@ from .seeds import parse_seed
 from .spec import CellSpec, DocSpec, Paragraph, TableSpec, Title
 from .vary import sample_doc, synthetic_doc, vary_doc
 from .pdf import write_image_pdf
+from .families import FAMILIES, parse_families
 
 __all__ = ["render_document", "render_table_page", "build_doc", "render_pages", "CellSpec", "TableSpec",
-           "DocSpec", "Paragraph", "Title"]
+           "DocSpec", "Paragraph", "Title", "FAMILIES", "parse_families"]
 
 
-def build_doc(seed: int, source: Optional[str] = None, kind: Optional[str] = None) -> DocSpec:
-    """The (varied) document spec for a seed: from a transcript, wholly synthetic, or the demo sample."""
+def _family_rng(seed: int, family: str) -> random.Random:
+    return random.Random(f"{family}:{seed}")
+
+
+def build_doc(seed: int, source: Optional[str] = None, kind: Optional[str] = None,
+              family: Optional[str] = None) -> DocSpec:
+    """The (varied) document spec for a seed: from a transcript, wholly synthetic, or the demo sample;
+    drawn in a layout family (scripts/synth/families.py) when one is named."""
     rng = random.Random(seed * 7919 + 17)
     if kind == "sample":
-        return sample_doc(rng)
-    if source:
-        return vary_doc(parse_seed(source), rng)
-    return synthetic_doc(rng)
+        doc = sample_doc(rng)
+    elif kind == "compact":   # no cover, one budget table, one project: budget and KPI pages within a few pages
+        doc = synthetic_doc(rng, compact=True)
+    elif source:
+        doc = vary_doc(parse_seed(source), rng)
+    else:
+        doc = synthetic_doc(rng)
+    if family:
+        doc = FAMILIES[family].apply(doc, _family_rng(seed, family))
+    return doc
 
 
 def render_pages(doc: DocSpec, *, seed: int, severity: str = "medium", dpi: int = 200, rotation: int = 0,
                  max_pages: Optional[int] = None, font: Optional[str] = None,
                  skew: Optional[float] = None) -> tuple[list[np.ndarray], list[dict]]:
     style = Style.random(random.Random(seed * 31 + 5), dpi=dpi, font=font)
+    family = doc.meta.get("family")
+    if family:
+        style = FAMILIES[family].style(style, _family_rng(seed * 31 + 5, family))
     pages = render_doc(doc, style, max_pages=max_pages)
     images, truths = [], []
     for i, p in enumerate(pages):
@@ -51,17 +67,19 @@ def render_pages(doc: DocSpec, *, seed: int, severity: str = "medium", dpi: int 
 
 def render_document(out_dir, *, seed: int, source: Optional[str] = None, severity: str = "medium",
                     dpi: int = 200, rotation: int = 0, max_pages: Optional[int] = None,
-                    font: Optional[str] = None, quality: int = 80, kind: Optional[str] = None) -> dict:
-    """Write ``out_dir/doc.pdf`` (image-only) and ``out_dir/truth.json``; return the truth dict."""
+                    font: Optional[str] = None, quality: int = 80, kind: Optional[str] = None,
+                    family: Optional[str] = None) -> dict:
+    """Write ``out_dir/doc.pdf`` (image-only) and ``out_dir/truth.json``; return the truth dict.
+    ``family`` names a layout family (synth.FAMILIES); None draws as ever and records none."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = build_doc(seed, source, kind)
+    doc = build_doc(seed, source, kind, family=family)
     images, truths = render_pages(doc, seed=seed, severity=severity, dpi=dpi, rotation=rotation,
                                   max_pages=max_pages, font=font)
     write_image_pdf(out / "doc.pdf", images, dpi=dpi, quality=quality)
     truth = {"source": "doc.pdf", "dpi": dpi, "seed": seed, "severity": severity,
              "seed_transcript": Path(source).name if source else None, "department": doc.dept,
-             "pages": truths}
+             **({"family": family} if family else {}), "pages": truths}
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return truth
 

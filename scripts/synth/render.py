@@ -145,6 +145,7 @@ class _Renderer:
         self.pages: list[PageOut] = []
         self.max_pages = max_pages
         self.full = False
+        self._last_table = None   # (page, y of the bottom rule) of the last fragment drawn
         f = style.font
         self.f_body = get_font(f[0], f[1], style.px(style.body_pt))
         self.f_table = get_font(f[0], f[1], style.px(style.table_pt))
@@ -240,7 +241,7 @@ class _Renderer:
         st = self.st
         font = self.f_table
         fs = font.size
-        pad = max(3, int(0.45 * fs))
+        pad = max(3, int(0.45 * fs)) if t.cell_pad is None else max(1, int(t.cell_pad * fs))
         tw = (self.W - self.L - self.R) * st.width_frac
         n = t.n_cols
         if t.col_weights and len(t.col_weights) == n:
@@ -301,9 +302,16 @@ class _Renderer:
         if t.subtitle_left or t.subtitle_right:
             head.append(("lr", (t.subtitle_left or "", t.subtitle_right or "")))
         head_h = sum((self.f_title.size * 1.7 if k == "title" else self.f_table.size * 1.6) for k, _ in head)
-        h_rows = t.header_rows if (t.kind != "kpi") else 0
-        first_need = head_h + sum(heights[:h_rows + 2]) + self.f_title.size * 0.8
-        if self.y + first_need > self.bottom and self.y > self.T + 5:
+        h_rows = t.header_rows if (t.kind != "kpi" or t.force_repeat_header) else 0
+        first_need = head_h + sum(heights if t.keep_together else heights[:h_rows + 2]) + self.f_title.size * 0.8
+        attached = False
+        if t.attach and not head and self._last_table and self._last_table[0] is self.cur:
+            y0 = self._last_table[1]
+            if y0 + sum(heights[:h_rows + 2]) <= self.bottom:
+                self.y, attached = y0, True
+        if attached:
+            pass
+        elif self.y + first_need > self.bottom and self.y > self.T + 5:
             self.new_page()
         elif self.y > self.T:
             self.y += self.f_title.size * 0.8
@@ -335,10 +343,11 @@ class _Renderer:
                 if right:
                     self._text_line(xs[-1] - text_w(font, right), self.y, right, font)
                 self.y += font.size * 1.6
-        self.y += 2
+        if not attached:
+            self.y += 2
         # fragments
         n = t.n_rows
-        repeat = st.repeat_header and t.repeat_header and t.kind != "kpi" and h_rows > 0 and \
+        repeat = (t.force_repeat_header or st.repeat_header and t.repeat_header and t.kind != "kpi") and h_rows > 0 and \
             all(c.row + c.rowspan <= h_rows for c in t.cells if c.row < h_rows)
         r0 = 0
         prev_ref = None
@@ -428,6 +437,8 @@ class _Renderer:
                 edge = r in (0, nr) or owner[r - 1][c] != owner[r][c]
                 if edge and t.unruled_header and 0 < r < hdr_local:
                     edge = False
+                if edge and t.open_top_bottom and r in (0, nr):
+                    edge = False
                 if not edge:
                     c += 1
                     continue
@@ -454,8 +465,9 @@ class _Renderer:
                 r = r1_ + 1
         ink = min(255, st.ink + 10)
         rects = []
+        frame = t.outer or st.outer
         for kind, a, b0, b1, outer in segs:
-            w = lw + (1 if (outer and st.outer == "thick") else 0)
+            w = lw + (1 if (outer and frame == "thick") else 0) + (lw + 1 if (outer and frame == "bold") else 0)
             h0, h1 = -(w // 2), (w - 1) // 2
             if kind == "h":
                 rect = (b0 + h0, a + h0, b1 + h1, a + h1)
@@ -463,7 +475,8 @@ class _Renderer:
                 rect = (a + h0, b0 + h0, a + h1, b1 + h1)
             self.draw.rectangle(rect, fill=ink)
             rects.append(rect)
-        if st.outer == "double":
+        double = frame == "double" and not (t.open_sides or t.open_top_bottom)
+        if double:
             d = max(3, lw + 2)
             x0, y0, x1, y1 = xs[0] - d, ys[0] - d, xs[-1] + d, ys[-1] + d
             for rect in ((x0, y0, x1, y0 + lw - 1), (x0, y1 - lw + 1, x1, y1), (x0, y0, x0 + lw - 1, y1),
@@ -492,7 +505,8 @@ class _Renderer:
             out_cells.append({"row": lr, "col": c.col, "rowspan": lrs, "colspan": c.colspan,
                               "bbox": [int(v) for v in bbox], "text": text})
         out_cells.sort(key=lambda d: (d["row"], d["col"]))
-        self.y = ys[-1] + (max(3, lw + 2) if st.outer == "double" else 0) + 2
+        self.y = ys[-1] + (max(3, lw + 2) if double else 0) + 2
+        self._last_table = (self.cur, ys[-1])
         if self.full:
             return None
         idx = len(self.cur.truth["tables"])

@@ -52,6 +52,13 @@ class TableSpec:
     unruled_header: bool = False         # header rows without inner ruling lines
     open_sides: bool = False             # no left/right outer frame lines
     col_weights: Optional[list[float]] = None  # optional preferred relative column widths
+    # layout-family knobs (scripts/synth/families.py); the defaults draw as before
+    attach: bool = False                 # top rule = bottom rule of the table drawn just before (zero gap)
+    outer: Optional[str] = None          # outer rule: same | thick | bold | double (None: the page style's)
+    open_top_bottom: bool = False        # no top/bottom outer frame lines
+    force_repeat_header: bool = False    # repeat header_rows on continuation pages (any kind, any style)
+    cell_pad: Optional[float] = None     # horizontal text padding in units of font px (None: 0.45)
+    keep_together: bool = False          # start on a new page rather than split (when it fits on one)
     data: Optional[object] = None        # structured source (e.g. a KpiTable) for variation
 
     # ---- helpers -------------------------------------------------------------------
