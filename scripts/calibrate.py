@@ -18,7 +18,7 @@ alternate between a fit half and a test half; the test half's figures (ECE, shar
 scored below 0.9) are reported, then everything is refitted on all documents and written.
 
 With ``--families base,twin,…`` (or ``all``) the set is drawn in those layout families
-(scripts/synth/families.py, render seeds 5000-6999) and the figures are leave-one-family-out:
+(scripts/synth/families.py, render seeds 8000-9999; eval_families.py uses 6000+) and the figures are leave-one-family-out:
 each family's documents are scored by a model fitted on the other families' documents only,
 beside the in-sample figure (fitted and scored on every family). The model written is then
 fitted on all of them.
@@ -87,7 +87,7 @@ def render_family_set(out: Path, families: list[str], n_synthetic: int, variants
     for fam_i, fam in enumerate(families):
         for sev_i, sev in enumerate(SEVERITIES):
             n = n_medium if sev == "medium" else n_synthetic
-            base = 5000 + 250 * fam_i + 80 * sev_i
+            base = 8000 + 250 * fam_i + 80 * sev_i
             jobs = [(f"seed_{s.stem[:3]}_v{v}", base + 10 * v + i, str(s))
                     for v in range(variants) for i, s in enumerate(seeds)]
             jobs += [(f"synthetic_{i:02d}", base + 40 + i, None) for i in range(n)]
