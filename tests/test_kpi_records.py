@@ -179,3 +179,41 @@ def test_header_repeated_on_the_continuation_page_is_no_record(truth):
     doc = document_from_truth(t2)
     assert [(k.level1, k.level2, k.level3, k.value) for k in doc.kpis] == \
         [(k.level1, k.level2, k.level3, k.value) for k in whole.kpis]
+
+
+def _family_truths():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import synth
+    from synth.families import FAMILIES
+
+    for fam in FAMILIES:
+        for seed in (6000, 6001):
+            _, pages = synth.render_pages(synth.build_doc(seed, kind="compact", family=fam), seed=seed,
+                                          severity="clean", dpi=100, max_pages=8)
+            yield fam, seed, {"pages": pages}
+
+
+def test_records_from_every_layout_familys_true_grids():
+    """On the true grids of every layout family (one table or two, sharing a rule or apart, the
+    grid continued with or without its header, 实施期 and 年度 side by side or stacked in blocks of
+    their own): every project's records name it, and each indicator row gives one record per period."""
+    from collections import Counter
+
+    seen = Counter()
+    for fam, seed, truth in _family_truths():
+        doc = document_from_truth(truth)
+        if not doc.projects:
+            continue
+        assert doc.kpis, (fam, seed)
+        names = {p.name for p in doc.projects}
+        for k in doc.kpis:
+            assert k.project in names and k.project, (fam, seed, k)
+            assert k.level3 not in ("三级指标", "指标值") and k.value != "指标值", (fam, seed, k)
+            assert not k.notes, (fam, seed, k.notes)
+        per = Counter((k.project, k.period) for k in doc.kpis)
+        for name in names:
+            assert per[(name, "实施期")] == per[(name, "年度")] > 0, (fam, seed, per)
+        seen[fam] += 1
+    assert len(seen) >= 6, seen

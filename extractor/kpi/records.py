@@ -57,7 +57,8 @@ def chains(doc: Document) -> list[list[Table]]:
     tables = {t.id: t for t in doc.tables()}
     out = []
     for t in doc.tables():
-        if t.continued_from is None and ((t.kind or "").startswith("kpi") or _has_project_label(t)):
+        if t.continued_from is None and ((t.kind or "").startswith("kpi") or _has_project_label(t)
+                                         or _find_header(t) is not None):
             chain = [t]
             while chain[-1].continues_to and chain[-1].continues_to in tables:
                 chain.append(tables[chain[-1].continues_to])
@@ -226,8 +227,26 @@ def extract(doc: Document) -> None:
                 k.confidence = round(k.confidence * factor, 4)
 
 
+def _block_period(t: Table, r: int, block: int, n_blocks: int) -> str:
+    """The period of a one-triple KPI block whose header is row ``r`` of ``t``: what its label
+    cell says ("实施期绩效指标", "年度绩效指标"), else by its place: with two blocks stacked, the
+    first is the 实施期 one and the second the 年度 one; a single block is the 年度 one."""
+    label = "".join(c.text for c in t.cells if c.row <= r < c.row + c.rowspan and "指标" in c.text
+                    and _n(c.text) not in (LEVEL1, LEVEL2, LEVEL3) and not VALUE.match(_n(c.text)))
+    for name in ("实施期", "年度"):
+        if name in label:
+            return name
+    return ["实施期", "年度"][block] if n_blocks == 2 and block < 2 else "年度"
+
+
 def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> None:
     names = ["实施期", "年度"] if hdr.periods >= 2 else ["年度"]
+    # one triple per row: the periods may be stacked, one block (with its own header row) each
+    heads = [(i, r) for i, t in enumerate(chain) for r in range(t.n_rows) if _is_header_row(t, r)]
+    if hdr.periods == 1:
+        first = heads[0] if heads and hdr.row >= 0 else (0, -1)
+        names = [_block_period(chain[first[0]], first[1], 0, len(heads))] if first[1] >= 0 else names
+    block = 0
     carry = {"l1": "", **{f"l2_{p}": "" for p in range(hdr.periods)}}
     for i, t in enumerate(chain):
         slots = t.slot_map()
@@ -251,13 +270,21 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
             if FOOTER.search(row_text):
                 break
             if _is_header_row(t, r):
-                continue  # the header repeated on a continuation page
+                # the header repeated on a continuation page, or the next stacked period's block
+                if hdr.periods == 1 and (i, r) in heads and heads.index((i, r)) > 0:
+                    block = heads.index((i, r))
+                    names = [_block_period(t, r, block, len(heads))]
+                    carry = {k: "" for k in carry}
+                continue
 
             def cell(role: str) -> Optional[Cell]:
                 k = cols.get(role)
                 return slots.get((r, k)) if k is not None else None
 
             c1 = cell("l1")
+            spread = {id(c) for c in (c1, cell("l3_0"), cell("v_0")) if c is not None}
+            if len(spread) == 1 and c1 is not None:
+                continue  # one cell across the grid: a block's label ("年度绩效指标"), no indicator
             if c1 is not None:
                 text = c1.text if _n(c1.text) else continued_text("l1", c1)
                 if _n(text):
