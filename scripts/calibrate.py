@@ -23,7 +23,7 @@ each family's documents are scored by a model fitted on the other families' docu
 beside the in-sample figure (fitted and scored on every family). The model written is then
 fitted on all of them.
 
-    python scripts/calibrate.py --families all --docs 2 --medium-docs 5 --variants 1
+    python scripts/calibrate.py --families all --docs 2 --medium-docs 6 --variants 1 --data data/calibration_families
 """
 from __future__ import annotations
 
@@ -78,23 +78,26 @@ def render_set(out: Path, n_synthetic: int, variants: int = 1, n_medium: Optiona
 
 def render_family_set(out: Path, families: list[str], n_synthetic: int, variants: int,
                       n_medium: int) -> list[Path]:
-    """The calibration set drawn in each layout family: seed transcripts and synthetic documents
-    at every severity (more at medium), one folder per family."""
+    """The calibration set drawn in each layout family, one folder per family: compact synthetic
+    documents (a budget table or two and a project's KPI pages within a few pages) at every severity,
+    more at medium, and the seed transcripts (``variants`` renders each) at medium."""
     import synth
 
     docs = []
     seeds = sorted(SEEDS_DIR.glob("*.txt"))
     for fam_i, fam in enumerate(families):
         for sev_i, sev in enumerate(SEVERITIES):
-            n = n_medium if sev == "medium" else n_synthetic
             base = 8000 + 250 * fam_i + 80 * sev_i
-            jobs = [(f"seed_{s.stem[:3]}_v{v}", base + 10 * v + i, str(s))
-                    for v in range(variants) for i, s in enumerate(seeds)]
-            jobs += [(f"synthetic_{i:02d}", base + 40 + i, None) for i in range(n)]
+            n = n_medium if sev == "medium" else n_synthetic
+            jobs = [(f"compact_{i:02d}", base + 40 + i, None) for i in range(n)]
+            if sev == "medium":
+                jobs += [(f"seed_{s.stem[:3]}_v{v}", base + 10 * v + i, str(s))
+                         for v in range(variants) for i, s in enumerate(seeds)]
             for name, seed, src in jobs:
                 d = out / fam / sev / name
                 if not (d / "truth.json").exists():
-                    synth.render_document(d, seed=seed, source=src, severity=sev, max_pages=12, family=fam)
+                    synth.render_document(d, seed=seed, source=src, severity=sev, max_pages=12, family=fam,
+                                          kind=None if src else "compact")
                 docs.append(d)
     return docs
 
