@@ -2,7 +2,8 @@
 and recognise every line crop of the page in one batched recognition call.
 
 A cell's lines are found from the horizontal projection of its ink (cheap and exact for the
-horizontal text of ruled tables); a band too tall to be one line goes to the text detector.
+horizontal text of ruled tables); a band too tall to be one line is cut at the line pitch where
+the rows there are nearly empty (wrapped lines set touching), else goes to the text detector.
 """
 from __future__ import annotations
 
@@ -128,13 +129,13 @@ def _rescue_margins(gray: np.ndarray, thr: float, y0: int, y1: int, x0: int, x1:
         # the rule: the run of columns inked down most of the cell from the outermost few; a tall
         # stroke further in, past a clear column, is text
         tall = m.sum(axis=0) > 0.5 * h
-        order = range(m.shape[1]) if side == 0 else range(m.shape[1] - 1, -1, -1)
+        step = 1 if side == 0 else -1
+        outer = 0 if side == 0 else m.shape[1] - 1
+        i = next((j for j in range(outer, outer + 3 * step, step) if 0 <= j < m.shape[1] and tall[j]), -1)
         run = []
-        for i in order:
-            if tall[i] and (run or len(run) == 0 and abs(i - order[0]) <= 2):
-                run.append(i)
-            elif run:
-                break
+        while 0 <= i < m.shape[1] and tall[i]:
+            run.append(i)
+            i += step
         if side == 0:
             lo = max(run) + 1 if run else 0
             m = m[:, lo:]
@@ -362,7 +363,7 @@ def _text_span(band: np.ndarray, line_h: float):
     x0 = min(c[0] for c in kept)
     x1 = max(c[0] + c[2] for c in kept)
     glyph = any(not dash(c) for c in core)
-    if all(max(c[2], c[3]) < 0.5 * line_h for c in comps) and _dot_row(comps, line_h):
+    if all(max(c[2], c[3]) < 0.6 * line_h for c in comps) and _dot_row(comps, line_h):
         doubt.append(".")
         return x0, x1, drop, 1, doubt
     return x0, x1, drop, 2 if glyph else (1 if core else 0), doubt
@@ -375,8 +376,10 @@ def _placeholder(band: np.ndarray, offset: float, line_h: float) -> str:
     marks = [stats[k] for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] > 0]
     if not marks:
         return ""
-    ring = sum(s[cv2.CC_STAT_AREA] < 0.7 * s[cv2.CC_STAT_WIDTH] * s[cv2.CC_STAT_HEIGHT]
-               and min(s[cv2.CC_STAT_WIDTH], s[cv2.CC_STAT_HEIGHT]) >= 5 for s in marks)
+    # a ring has no ink at its centre, or (small, blurred shut) is too big for a dot (the boxes
+    # are of the ink bridged by a pixel all round)
+    ring = sum((min(w, h) >= 4 and not band[y + h // 2, x + w // 2]) or min(w, h) - 2 >= 0.22 * line_h
+               for x, y, w, h, _ in marks)
     if 2 * ring > len(marks):
         return "。" * len(marks)
     if abs(offset) <= 0.2 * line_h:
