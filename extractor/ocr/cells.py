@@ -363,7 +363,7 @@ def _text_span(band: np.ndarray, line_h: float):
     x0 = min(c[0] for c in kept)
     x1 = max(c[0] + c[2] for c in kept)
     glyph = any(not dash(c) for c in core)
-    if all(max(c[2], c[3]) < 0.6 * line_h for c in comps) and _dot_row(comps, line_h):
+    if _dot_row(comps, line_h):
         doubt.append(".")
         return x0, x1, drop, 1, doubt
     return x0, x1, drop, 2 if glyph else (1 if core else 0), doubt
@@ -376,6 +376,8 @@ def _placeholder(band: np.ndarray, offset: float, line_h: float) -> str:
     marks = [stats[k] for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] > 0]
     if not marks:
         return ""
+    big = float(np.median([m[cv2.CC_STAT_AREA] for m in marks]))
+    marks = [m for m in marks if m[cv2.CC_STAT_AREA] >= 0.3 * big]
     # a ring has no ink at its centre, or (small, blurred shut) is too big for a dot (the boxes
     # are of the ink bridged by a pixel all round)
     ring = sum((min(w, h) >= 4 and not band[y + h // 2, x + w // 2]) or min(w, h) - 2 >= 0.22 * line_h
@@ -392,12 +394,16 @@ def _dot_row(comps, line_h: float) -> bool:
     "……") printed in the cell, not specks of dirt (which fall anywhere, in any size)."""
     if len(comps) < 3:
         return False
-    cs = sorted(comps, key=lambda c: c[0])
+    big = float(np.median([c[4] for c in comps]))
+    cs = sorted((c for c in comps if c[4] >= 0.3 * big), key=lambda c: c[0])  # specks beside them aside
+    if len(cs) < 3:
+        return False
     size = [max(c[2], c[3]) for c in cs]
     mid = [c[1] + c[3] / 2 for c in cs]
     gaps = [b[0] - (a[0] + a[2]) for a, b in zip(cs, cs[1:])]
     round_ = all(max(c[2], c[3]) <= 2 * min(c[2], c[3]) for c in cs)  # not dashes ("- - -")
-    return (round_ and min(size) >= max(2, 0.08 * line_h) and max(size) <= 2.5 * min(size)
+    low = all(c[3] < 0.6 * line_h for c in comps)  # not "000" (nor anything else the height of text)
+    return (round_ and low and min(size) >= max(2, 0.08 * line_h) and max(size) <= 2.5 * min(size)
             and max(mid) - min(mid) <= 0.3 * line_h and min(gaps) >= 1
             and max(gaps) <= min(1.2 * line_h, 2 * min(gaps) + 3))
 
