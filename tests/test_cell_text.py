@@ -144,3 +144,78 @@ def test_a_cell_with_marks_read_as_nothing_is_not_sure(pipeline):
     assert confidence.unsure_cap(0.99, OcrEvidence(unsure=0.5)) < 0.5
     assert confidence.unsure_cap(0.99, OcrEvidence(unsure=0.0)) == 0.99
     assert confidence.unsure_cap(0.99, None) == 0.99
+
+
+def test_a_stroke_at_the_crop_side_is_ruling_only_when_it_outgrows_the_text():
+    """In a line band, a thin stroke at the crop's side taller than the text beside it (or broken
+    like a dashed rule) is ruling and blanked; one of the text's height on its line is a
+    character, kept and said to be in doubt."""
+    from extractor.ocr.cells import _text_span
+
+    line_h = 20.0
+    band = np.zeros((16, 120), np.uint8)  # a band is the rows of one line's ink
+    band[0:16, 30:45] = 1  # glyphs
+    band[0:16, 60:75] = 1
+    one = band.copy()
+    one[1:15, 0:3] = 1  # a "1" against the left side, on the line
+    x0, _, drop, level, notes = _text_span(one, line_h)
+    assert x0 == 0 and not drop and level == 2 and notes == ["l"]
+    rule = np.zeros((30, 120), np.uint8)
+    rule[7:23] = band
+    rule[0:30, 118:120] = 1  # a rule remnant twice the text's height at the right
+    x0, x1, drop, _, notes = _text_span(rule, line_h)
+    assert x1 < 80 and drop and notes == []  # the span ends at the text
+    dashed = band.copy()
+    dashed[0:16:3, 0:2] = 1  # a dashed rule, bridged into one piece
+    x0, _, drop, _, notes = _text_span(dashed, line_h)
+    assert x0 >= 29 and drop and notes == []
+
+
+def test_a_stroke_read_as_a_letter_beside_figures_is_a_one_and_leaves_doubt():
+    from extractor.ocr.cells import _edge_strokes
+    from extractor.ocr.normalize import fix_numeric
+
+    line = [(c, 0.9) for c in "l,464,000"]
+    assert _edge_strokes(line, ["l"]) == 0.5 and "".join(c for c, _ in line) == "1,464,000"
+    assert _edge_strokes([("1", 0.99)], ["r"]) == 0.0  # a sure 1: no doubt
+    assert _edge_strokes([("1", 0.6)], ["r"]) == pytest.approx(0.4)
+    assert _edge_strokes([("丨", 0.8)], ["l"]) == 0.5  # kept, but it may be ruling
+    assert _edge_strokes([("项", 0.99), ("目", 0.99)], ["l"]) == 0.0
+    for raw, want in [("l,464,000", "1,464,000"), ("L,464,000", "1,464,000"), ("1l,210.00", "11,210.00"),
+                      ("I", "I"), ("LED", "LED"), ("A1", "A1"), ("3L", "3L")]:
+        assert fix_numeric(raw) == want
+
+
+def test_touching_lines_are_cut_at_the_pitch_and_a_tall_line_is_left_whole():
+    from extractor.ocr.cells import _split_band
+
+    line_h = 20.0
+    m = np.zeros((60, 100), np.uint8)
+    for top in (0, 20, 40):  # three lines 20 px apart, touching through one stroke
+        m[top + 2: top + 18, 10:90] = 1
+        m[top + 18: top + 22, 50] = 1
+    assert len(_split_band(m, 0, 60, line_h)) == 3
+    tall = np.ones((40, 100), np.uint8)  # one line of big text: no row much emptier
+    assert _split_band(tall, 0, 40, line_h) == [(0, 40)]
+
+
+def test_a_row_of_like_marks_is_a_placeholder_and_specks_are_not():
+    from extractor.ocr.cells import _dot_row, _placeholder
+
+    line_h = 20.0
+    dots = [(10 + 12 * i, 8, 4, 4, 14) for i in range(3)]
+    assert _dot_row(dots, line_h)
+    assert not _dot_row(dots[:2], line_h)  # two marks: as likely two specks
+    assert not _dot_row([(10, 8, 4, 4, 14), (22, 2, 4, 4, 14), (34, 14, 4, 4, 14)], line_h)  # not on one line
+    assert not _dot_row([(10 + 12 * i, 8, 8, 2, 14) for i in range(3)], line_h)  # dashes
+    assert not _dot_row([(10 + 16 * i, 2, 12, 14, 90) for i in range(3)], line_h)  # "000": text height
+    band = np.zeros((8, 60), np.uint8)
+    for i in range(3):  # three rings
+        x = 5 + 15 * i
+        band[1:7, x:x + 6] = 1
+        band[3:5, x + 2:x + 4] = 0
+    assert _placeholder(band, 6.0, line_h) == "。。。"
+    band = np.zeros((8, 60), np.uint8)
+    for i in range(3):
+        band[3:5, 5 + 10 * i: 7 + 10 * i] = 1
+    assert _placeholder(band, 0.0, line_h) == "…"
