@@ -408,6 +408,17 @@ def _dot_row(comps, line_h: float) -> bool:
             and max(gaps) <= min(1.2 * line_h, 2 * min(gaps) + 3))
 
 
+def _lines(mask: np.ndarray, line_h: float):
+    """The line bands of a cell's cleaned ink and their spans (see _text_span) that are text:
+    lines made only of specks are noise; lines of glyphs win, and a line of only dashes (or a
+    placeholder's marks) is text only when nothing else is there."""
+    bands = [ab for a, b in _merge_bands(_bands(mask), line_h) for ab in _split_band(mask, a, b, line_h)]
+    spans = [_text_span(mask[a:b], line_h) for a, b in bands]
+    best = max((sp[3] for sp in spans if sp is not None), default=0)
+    keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3] == best and best > 0]
+    return [bands[i] for i in keep], [spans[i] for i in keep]
+
+
 class CellReader:
     """Reads the text of boxes on a page image (table cells, or text lines)."""
 
@@ -457,21 +468,21 @@ class CellReader:
         "r") where a stroke against the rule was kept as a character in doubt."""
         if analysed is None:
             return [], 0.0, []
-        crop, mask, raw = analysed
-        mask = _despeckle(mask, max(5, int((0.12 * line_h) ** 2)))
+        crop, fine, raw = analysed
+        mask = _despeckle(fine, max(5, int((0.12 * line_h) ** 2)))
         _drop_rule_pieces(mask, line_h)
         ink = float(mask.mean())
-        if mask.sum() < 0.5 * line_h:
+        bands, spans = _lines(mask, line_h) if mask.sum() >= 0.5 * line_h else ([], [])
+        if not bands:
+            # marks too small for text at this line height may still be a placeholder's ("…" in a
+            # light serif): its row, found among the marks the coarser despeckling removed
+            mask = fine.copy()
+            _drop_rule_pieces(mask, line_h)
+            bands, spans = _lines(mask, line_h)
+            keep = [i for i, sp in enumerate(spans) if "." in sp[4]]
+            bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
+        if not bands:
             return [], ink, []
-        bands = [ab for a, b in _merge_bands(_bands(mask), line_h) for ab in _split_band(mask, a, b, line_h)]
-        spans = [_text_span(mask[a:b], line_h) for a, b in bands]
-        # lines made only of specks are noise (a dash counts as text: see _text_span)
-        best = max((sp[3] for sp in spans if sp is not None), default=0)
-        # lines of glyphs win; a line of only dashes is text only when nothing else is there
-        keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3] == best and best > 0]
-        if not keep:
-            return [], ink, []
-        bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
         crops, edges = [], []
         for bi, (a, b) in enumerate(bands):
             if b - a > 1.8 * line_h and self.det is not None:
