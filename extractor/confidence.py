@@ -36,8 +36,20 @@ def cell_confidence(cell: Cell, ink: float) -> float:
     if cell.ocr is None or cell.ocr.n_chars == 0:
         # empty: sure when there is no ink at all, doubtful when ink was there but nothing was read
         empty = 0.99 if ink < 0.002 else max(0.3, 0.99 - 40 * ink)
-        return round(empty * struct, 4)
-    return round(text_confidence(cell.ocr) * struct, 4)
+        return unsure_cap(round(empty * struct, 4), cell.ocr)
+    return unsure_cap(round(text_confidence(cell.ocr) * struct, 4), cell.ocr)
+
+
+# a cell whose ink the text may not account for is never surer than this (and less, the more doubt):
+# below the review threshold, so a doubtful "1" or an unread placeholder is looked at
+UNSURE_CAP = 0.85
+
+
+def unsure_cap(conf: float, ev: Optional[OcrEvidence]) -> float:
+    """``conf`` capped by the read's doubt that its text accounts for the cell's ink."""
+    if ev is None or not ev.unsure:
+        return conf
+    return round(min(conf, UNSURE_CAP * (1.0 - min(1.0, ev.unsure))), 4)
 
 
 class Calibration:

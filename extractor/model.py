@@ -40,6 +40,9 @@ class OcrEvidence(BaseModel):
     # between the characters read, and before the first or after the last
     missed: float = 0.0
     missed_edge: float = 0.0
+    # doubt that the text accounts for the cell's ink (a stroke against the rule that may be a
+    # "1" or ruling, marks seen but read as nothing): caps the confidence (confidence.unsure_cap)
+    unsure: float = 0.0
 
 
 class StructureEvidence(BaseModel):

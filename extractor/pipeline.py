@@ -208,12 +208,22 @@ class Pipeline:
         from these cells, so their confidence follows)."""
         if self.evidence is not None:
             self.evidence.apply(doc.tables())
+        self._cap_unsure(doc)
+
+    @staticmethod
+    def _cap_unsure(doc: Document) -> None:
+        """The fitted evidence has no feature for a read's doubt that its text accounts for the
+        cell's ink: a cap, before the KPI records take the cells' confidence and after calibration."""
+        for t in doc.tables():
+            for c in t.cells:
+                c.confidence = confidence.unsure_cap(c.confidence, c.ocr)
 
     def _calibrate(self, doc: Document) -> None:
         if self.calibration is not None:
             for t in doc.tables():
                 for c in t.cells:
                     c.confidence = round(self.calibration(c.confidence), 4)
+        self._cap_unsure(doc)
         if self.kpi_calibration is not None:
             for k in doc.kpis:
                 k.confidence = round(self.kpi_calibration(k.confidence), 4)
@@ -504,7 +514,7 @@ class Pipeline:
                              n_chars=len(r.text), n_lines=r.n_lines,
                              char_probs=[round(p, 4) for p in r.char_probs], ink=round(float(r.ink), 5),
                              dropped=round(float(r.dropped), 4), missed=round(float(r.missed), 4),
-                             missed_edge=round(float(r.missed_edge), 4))
+                             missed_edge=round(float(r.missed_edge), 4), unsure=round(float(r.unsure), 4))
             st = StructureEvidence(borders_seen=round(float(c.borders_seen), 3),
                                    span_inferred=g.source != "lines", source="lines" if g.source == "lines" else "text")
             cell = Cell(row=c.row, col=c.col, rowspan=c.rowspan, colspan=c.colspan,

@@ -2,10 +2,12 @@
 and recognise every line crop of the page in one batched recognition call.
 
 A cell's lines are found from the horizontal projection of its ink (cheap and exact for the
-horizontal text of ruled tables); a band too tall to be one line goes to the text detector.
+horizontal text of ruled tables); a band too tall to be one line is cut at the line pitch where
+the rows there are nearly empty (wrapped lines set touching), else goes to the text detector.
 """
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -26,6 +28,9 @@ class TextRead:
     dropped: float = 0.0  # the surest probability among marks dropped as specks (0: none dropped)
     missed: float = 0.0  # the surest character the recogniser left out, inside a line / at its ends
     missed_edge: float = 0.0
+    # doubt that the text accounts for the cell's ink: a stroke against the rule kept as a
+    # character but not read as a sure "1" (see _edge_strokes)
+    unsure: float = 0.0
 
     @property
     def empty(self) -> bool:
@@ -107,6 +112,65 @@ def _widen_to_text(gray: np.ndarray, mask: np.ndarray, thr: float, y0: int, y1: 
     return x0, x1
 
 
+def _rescue_margins(gray: np.ndarray, thr: float, y0: int, y1: int, x0: int, x1: int,
+                    bx0: int, bx1: int) -> tuple[int, int]:
+    """Text standing closer to a side rule than the inset (a "1" right against the rule, the "二"
+    of "二、" set flush left) is cut off or left out by the crop: between the rule and the crop's
+    side, ink that is not the rule (columns of ink down most of the cell) and is the size of a
+    stroke, not of a speck, moves that side out to it."""
+    h = y1 - y0
+    if h < 4:
+        return x0, x1
+    for side in (0, 1):
+        a, b = (bx0, x0) if side == 0 else (x1, bx1)
+        if b - a < 1:
+            continue
+        m = (gray[y0:y1, a:b] < thr).astype(np.uint8)
+        # the rule: the run of columns inked down most of the cell from the outermost few; a tall
+        # stroke further in, past a clear column, is text
+        tall = m.sum(axis=0) > 0.5 * h
+        step = 1 if side == 0 else -1
+        outer = 0 if side == 0 else m.shape[1] - 1
+        i = next((j for j in range(outer, outer + 3 * step, step) if 0 <= j < m.shape[1] and tall[j]), -1)
+        run = []
+        while 0 <= i < m.shape[1] and tall[i]:
+            run.append(i)
+            i += step
+        if side == 0:
+            lo = max(run) + 1 if run else 0
+            m = m[:, lo:]
+        else:
+            lo = 0
+            m = m[:, :min(run)] if run else m
+        if m.size == 0 or not m.any():
+            continue
+        n, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        # the crop's own column at that side: a piece of a glyph the crop cut meets ink there
+        inner = gray[y0:y1, x0 if side == 0 else x1 - 1] < thr
+        xs = []
+        for k in range(1, n):
+            cx, cy, cw, ch, area = (int(v) for v in stats[k])
+            cut = (cx + cw >= m.shape[1] if side == 0 else cx == 0) and inner[cy:cy + ch].any()
+            if (not cut and (max(cw, ch) < 5 or area < 6)) or ch > 0.8 * h:
+                continue  # a speck, or the rule
+            # a piece of a broken or faint rule has the rule going on above and below it, down
+            # most of the rest of the cell in every one of its columns
+            outside = np.r_[0:max(0, cy - 2), min(h, cy + ch + 2):h]
+            if len(outside) and m[outside, cx:cx + cw].mean(axis=0).min() > 0.5:
+                continue
+            reach = 1 if run else 2  # how far from the rule's edge (or where it should be) it starts
+            if not cut and cw <= 3 and (cx <= reach if side == 0 else cx + cw >= m.shape[1] - reach):
+                continue  # a thin piece along the rule: its ragged edge, or a broken or faint rule
+            xs.append(cx + (0 if side == 0 else cw))
+        if not xs:
+            continue
+        if side == 0:
+            x0 = a + lo + max(0, min(xs) - 1)
+        else:
+            x1 = min(bx1, a + max(xs) + 1)
+    return x0, x1
+
+
 def _strip_edge_lines(mask: np.ndarray) -> None:
     """Remove remnants of ruling lines along the crop's edges (in place)."""
     h, w = mask.shape
@@ -119,8 +183,11 @@ def _strip_edge_lines(mask: np.ndarray) -> None:
             mask[r, :] = 0
     edge_c = max(2, min(w // 6, h // 3))
     cols = mask.sum(axis=0)
+    ends = mask[:2].any(axis=0) | mask[-2:].any(axis=0)
     for c in list(range(edge_c)) + list(range(w - edge_c, w)):
-        if cols[c] > 0.6 * h:
+        # a ruling runs on past the text to the crop's top or bottom; a "1" or "丨" of a tight
+        # line stops short of both
+        if cols[c] > 0.9 * h or (cols[c] > 0.6 * h and ends[c]):
             mask[:, c] = 0
 
 
@@ -206,21 +273,69 @@ def _merge_bands(bands: list[tuple[int, int]], line_h: float) -> list[tuple[int,
     return [(a, b) for a, b in out if b - a >= 2]
 
 
+def _split_band(mask: np.ndarray, a: int, b: int, line_h: float) -> list[tuple[int, int]]:
+    """A band two or more lines tall (wrapped lines set so close that no clear row parts them) cut
+    into its lines at the emptiest rows near where the line pitch puts the breaks; left whole
+    when a break has no row much emptier than the text (one tall line, or not lines of text)."""
+    h = b - a
+    n = int(round(h / line_h))
+    if h <= 1.6 * line_h or n < 2:
+        return [(a, b)]
+    rows = mask[a:b].sum(axis=1).astype(float)
+    full = float(np.median(rows[rows > 0])) if (rows > 0).any() else 0.0
+    pitch = h / n
+    cuts = [0]
+    for k in range(1, n):
+        lo, hi = int(k * pitch - 0.3 * pitch), int(np.ceil(k * pitch + 0.3 * pitch))
+        lo, hi = max(cuts[-1] + int(0.5 * line_h), lo), min(h - int(0.5 * line_h), hi)
+        if hi <= lo:
+            return [(a, b)]
+        r = lo + int(np.argmin(rows[lo:hi]))
+        if rows[r] > 0.25 * full:
+            return [(a, b)]
+        cuts.append(r)
+    cuts.append(h)
+    return [(a + u, a + v) for u, v in zip(cuts, cuts[1:]) if v - u >= 2]
+
+
 def _text_span(band: np.ndarray, line_h: float):
     """Horizontal extent of the text in one line band, and the boxes of ink to blank out:
     isolated specks, specks sitting above or below a character, remnants of vertical ruling lines
     at the ends. Returns None when nothing but noise is left."""
-    n, _, stats = _components(band)
+    n, labels, stats = _components(band)
     if n <= 1:
         return None
-    bh = band.shape[0]
-    comps, drop = [], []
+    bh, bw = band.shape
+    comps, drop, edge = [], [], []
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
-        if w <= max(3, 0.2 * line_h) and h >= 0.7 * bh and (x <= 1 or x + w >= band.shape[1] - 1):
-            drop.append((x, y, w, h))  # a piece of the cell's border
+        if w <= max(3, 0.2 * line_h) and h >= 0.7 * bh and (x <= 1 or x + w >= bw - 1):
+            # a piece of the cell's border, or a "1" against it; a dashed or broken rule (gaps
+            # bridged into one piece) is not a solid stroke
+            rows = (labels[y:y + h, x:x + w] == k).any(axis=1).mean()
+            solid = area >= 1.5 * h and rows >= 0.85
+            (edge if solid else drop).append((x, y, w, h, area) if solid else (x, y, w, h))
             continue
         comps.append((x, y, w, h, area))
+    # a stroke at the crop's side is a remnant of the ruling when it is taller than the text beside
+    # it or, alone, than a line of text; one the height of the text, standing on its line, is a
+    # character ("1", "丨"): kept, and said to be in doubt (the recogniser's read decides)
+    glyphs = [c for c in comps if c[3] >= 0.4 * line_h]
+    top = min((c[1] for c in glyphs), default=None)
+    bot = max((c[1] + c[3] for c in glyphs), default=None)
+    doubt = []
+    for c in edge:
+        x, y, w, h, _ = c
+        if top is not None:
+            slack = max(2.0, 0.15 * line_h)
+            on_line = y >= top - slack and y + h <= bot + slack
+        else:
+            on_line = 0.45 * line_h <= h <= 1.15 * line_h
+        if on_line:
+            comps.append(c)
+            doubt.append("l" if x <= 1 else "r")
+        else:
+            drop.append((x, y, w, h))
     if not comps:
         return None
     # small blobs that are not dashes (a dash is flat: a "-" or "—" cell is content)
@@ -248,7 +363,60 @@ def _text_span(band: np.ndarray, line_h: float):
     x0 = min(c[0] for c in kept)
     x1 = max(c[0] + c[2] for c in kept)
     glyph = any(not dash(c) for c in core)
-    return x0, x1, drop, 2 if glyph else (1 if core else 0)
+    if _dot_row(comps, line_h):
+        doubt.append(".")
+        return x0, x1, drop, 1, doubt
+    return x0, x1, drop, 2 if glyph else (1 if core else 0), doubt
+
+
+def _placeholder(band: np.ndarray, offset: float, line_h: float) -> str:
+    """The text of a row of placeholder marks (see _dot_row): rings are "。", dots in the middle of
+    the cell ``offset`` px from its centre line) are "…" (three to one), dots below it "." ."""
+    n, _, stats = _components(band)
+    marks = [stats[k] for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] > 0]
+    if not marks:
+        return ""
+    big = float(np.median([m[cv2.CC_STAT_AREA] for m in marks]))
+    marks = [m for m in marks if m[cv2.CC_STAT_AREA] >= 0.3 * big]
+    # a ring has no ink at its centre, or (small, blurred shut) is too big for a dot (the boxes
+    # are of the ink bridged by a pixel all round)
+    ring = sum((min(w, h) >= 4 and not band[y + h // 2, x + w // 2]) or min(w, h) - 2 >= 0.22 * line_h
+               for x, y, w, h, _ in marks)
+    if 2 * ring > len(marks):
+        return "。" * len(marks)
+    if abs(offset) <= 0.2 * line_h:
+        return "…" * max(1, round(len(marks) / 3))
+    return "." * len(marks)
+
+
+def _dot_row(comps, line_h: float) -> bool:
+    """Three or more marks of one size, evenly spaced along one line: a placeholder ("…", "。。。",
+    "……") printed in the cell, not specks of dirt (which fall anywhere, in any size)."""
+    if len(comps) < 3:
+        return False
+    big = float(np.median([c[4] for c in comps]))
+    cs = sorted((c for c in comps if c[4] >= 0.3 * big), key=lambda c: c[0])  # specks beside them aside
+    if len(cs) < 3:
+        return False
+    size = [max(c[2], c[3]) for c in cs]
+    mid = [c[1] + c[3] / 2 for c in cs]
+    gaps = [b[0] - (a[0] + a[2]) for a, b in zip(cs, cs[1:])]
+    round_ = all(max(c[2], c[3]) <= 2 * min(c[2], c[3]) for c in cs)  # not dashes ("- - -")
+    low = all(c[3] < 0.6 * line_h for c in comps)  # not "000" (nor anything else the height of text)
+    return (round_ and low and min(size) >= max(2, 0.08 * line_h) and max(size) <= 2.5 * min(size)
+            and max(mid) - min(mid) <= 0.3 * line_h and min(gaps) >= 1
+            and max(gaps) <= min(1.2 * line_h, 2 * min(gaps) + 3))
+
+
+def _lines(mask: np.ndarray, line_h: float):
+    """The line bands of a cell's cleaned ink and their spans (see _text_span) that are text:
+    lines made only of specks are noise; lines of glyphs win, and a line of only dashes (or a
+    placeholder's marks) is text only when nothing else is there."""
+    bands = [ab for a, b in _merge_bands(_bands(mask), line_h) for ab in _split_band(mask, a, b, line_h)]
+    spans = [_text_span(mask[a:b], line_h) for a, b in bands]
+    best = max((sp[3] for sp in spans if sp is not None), default=0)
+    keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3] == best and best > 0]
+    return [bands[i] for i in keep], [spans[i] for i in keep]
 
 
 class CellReader:
@@ -270,6 +438,16 @@ class CellReader:
             return None
         crop = gray[y0:y1, x0:x1]
         thr = ink_threshold(crop)
+        # the level of ink judged with the margins up to the rules: a crop can hold nothing but
+        # what the inset cut off (a lone "1" against the rule)
+        bx0, bx1 = max(0, int(round(bbox[0]))), min(W, int(round(bbox[2])))
+        m_thr = thr if thr is not None else ink_threshold(gray[y0:y1, bx0:bx1])
+        if m_thr is not None:
+            nx0, nx1 = _rescue_margins(gray, m_thr, y0, y1, x0, x1, bx0, bx1)
+            if (nx0, nx1) != (x0, x1):
+                x0, x1 = nx0, nx1
+                crop = gray[y0:y1, x0:x1]
+                thr = ink_threshold(crop)
         if thr is None:
             mask = np.zeros(crop.shape, np.uint8)
         else:
@@ -286,27 +464,31 @@ class CellReader:
         return crop, mask, _bands(mask)
 
     def _line_crops(self, analysed, line_h: float):
+        """The line crops of one cell, the share of ink in it, and for each crop the sides ("l",
+        "r") where a stroke against the rule was kept as a character in doubt."""
         if analysed is None:
-            return [], 0.0
-        crop, mask, raw = analysed
-        mask = _despeckle(mask, max(5, int((0.12 * line_h) ** 2)))
+            return [], 0.0, []
+        crop, fine, raw = analysed
+        mask = _despeckle(fine, max(5, int((0.12 * line_h) ** 2)))
         _drop_rule_pieces(mask, line_h)
         ink = float(mask.mean())
-        if mask.sum() < 0.5 * line_h:
-            return [], ink
-        bands = _merge_bands(_bands(mask), line_h)
-        spans = [_text_span(mask[a:b], line_h) for a, b in bands]
-        # lines made only of specks are noise (a dash counts as text: see _text_span)
-        best = max((sp[3] for sp in spans if sp is not None), default=0)
-        # lines of glyphs win; a line of only dashes is text only when nothing else is there
-        keep = [i for i, sp in enumerate(spans) if sp is not None and sp[3] == best and best > 0]
-        if not keep:
-            return [], ink
-        bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
-        crops = []
+        bands, spans = _lines(mask, line_h) if mask.sum() >= 0.5 * line_h else ([], [])
+        if not bands:
+            # marks too small for text at this line height may still be a placeholder's ("…" in a
+            # light serif): its row, found among the marks the coarser despeckling removed
+            mask = fine.copy()
+            _drop_rule_pieces(mask, line_h)
+            bands, spans = _lines(mask, line_h)
+            keep = [i for i, sp in enumerate(spans) if "." in sp[4]]
+            bands, spans = [bands[i] for i in keep], [spans[i] for i in keep]
+        if not bands:
+            return [], ink, []
+        crops, edges = [], []
         for bi, (a, b) in enumerate(bands):
             if b - a > 1.8 * line_h and self.det is not None:
-                crops.extend(self._detect_lines(crop[a:b]))
+                found = self._detect_lines(crop[a:b])
+                crops.extend(found)
+                edges.extend([] for _ in found)
                 continue
             span = spans[bi]
             if span is None:
@@ -316,10 +498,16 @@ class CellReader:
                 bgv = int(paper_level(crop))
                 for x, y, w, h in span[2]:
                     crop[a + y: a + y + h, x: x + w] = bgv
-            lh = b - a
             # vertical room: up to half-way to the neighbouring lines, so no part of them shows
             top_lim = (bands[bi - 1][1] + a) // 2 if bi > 0 else 0
             bot_lim = (b + bands[bi + 1][0]) // 2 + 1 if bi + 1 < len(bands) else crop.shape[0]
+            notes = span[4]
+            if "." in notes:
+                # a placeholder's marks: the recogniser, seeing them alone, reads "。。。" as "000";
+                # what they are is told by their shape and where they sit in the cell
+                notes = [n if n != "." else _placeholder(mask[a:b], (a + b) / 2 - crop.shape[0] / 2, line_h)
+                         for n in notes]
+            lh = b - a
             pady = max(2, int(0.25 * max(lh, 0.6 * line_h)))
             if lh < 0.6 * line_h:  # a line of only dashes or dots: give it a whole line's height
                 pady = max(pady, int((line_h - lh) / 2))
@@ -338,7 +526,8 @@ class CellReader:
                 extra = (c.shape[0] - c.shape[1]) // 2 + 2
                 c = cv2.copyMakeBorder(c, 0, 0, extra, extra, cv2.BORDER_CONSTANT, value=bg)
             crops.append(c)
-        return crops, ink
+            edges.append(notes)
+        return crops, ink, edges
 
     def _detect_lines(self, crop: np.ndarray) -> list[np.ndarray]:
         boxes = self.det(crop, max_side=1280, min_side=64)
@@ -369,7 +558,7 @@ class CellReader:
             if line_h is None:
                 line_h = estimate_line_height([b for a in analysed if a is not None for b in a[2]], g.gray.shape[0])
             prepared.append([self._line_crops(a, line_h) for a in analysed])
-        flat = [c for jobs in prepared for lines, _ in jobs for c in lines]
+        flat = [c for jobs in prepared for lines, *_ in jobs for c in lines]
         results: list[RecResult] = self.rec(flat) if flat else []
         k = 0
         outs = []
@@ -381,19 +570,33 @@ class CellReader:
     @staticmethod
     def _assemble(jobs, results: list[RecResult], k: int, keep_spaces: bool) -> tuple[list[TextRead], int]:
         out: list[TextRead] = []
-        for lines, ink in jobs:
+        for lines, ink, *rest in jobs:
+            edges = rest[0] if rest else []
             rs = results[k:k + len(lines)]
             k += len(lines)
             chars = []
-            for r in rs:
+            stroke = 0.0
+            placeholder = False
+            for j, r in enumerate(rs):
                 t, ps = r.text, r.char_probs
                 lead = len(t) - len(t.lstrip())
                 keep = len(t.rstrip())
-                chars += [(ch, p) for i, (ch, p) in enumerate(zip(t, ps))
-                          if lead <= i < keep and (keep_spaces or not ch.isspace())]
+                line = [(ch, p) for i, (ch, p) in enumerate(zip(t, ps))
+                        if lead <= i < keep and (keep_spaces or not ch.isspace())]
+                notes = edges[j] if j < len(edges) else ()
+                marks = next((n for n in notes if n not in ("l", "r")), "")
+                if marks:  # a placeholder: its shape says what it is; a read that differs is doubt
+                    agree = unicodedata.normalize("NFKC", "".join(c for c, _ in line)) == unicodedata.normalize("NFKC", marks)
+                    p = min((q for _, q in line), default=0.5) if agree else 0.5
+                    line = [(ch, p) for ch in marks]
+                    stroke = max(stroke, 0.0 if agree and p >= SURE_ONE else PLACEHOLDER_DOUBT)
+                    placeholder = True
+                stroke = max(stroke, _edge_strokes(line, notes))
+                chars += line
             read = list(chars)
-            _trim_specks(chars)
-            if not keep_spaces:  # table cells: specks read as punctuation
+            if not placeholder:
+                _trim_specks(chars)
+            if not keep_spaces and not placeholder:  # table cells: specks read as punctuation
                 drop_speck_punct(chars)
                 if is_speck_text("".join(c for c, _ in chars)):
                     chars = []
@@ -405,7 +608,7 @@ class CellReader:
             missed = max((r.missed for r in rs), default=0.0)
             missed_edge = max((r.missed_edge for r in rs), default=0.0)
             out.append(TextRead(fix_numeric("".join(c for c, _ in chars)), [p for _, p in chars], n_lines, ink, dropped,
-                                missed, missed_edge))
+                                missed, missed_edge, stroke))
         return out, k
 
 
@@ -429,6 +632,37 @@ STUB_MARKS = set("1lIij|丨")
 
 def _cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
+
+
+# what a lone upright stroke is read as besides "1"
+STROKE_READS = set("lI|iL")
+# a "1" read this surely from a stroke against the rule is taken without doubt (so is a
+# placeholder read as its marks' shape says)
+SURE_ONE = 0.9
+# the doubt left on a placeholder told by its marks' shape, not read so by the recogniser
+PLACEHOLDER_DOUBT = 0.3
+
+
+def _edge_strokes(line: list[tuple[str, float]], sides) -> float:
+    """A line whose first or last character came from a stroke kept against the rule (``sides``:
+    "l", "r"): a stroke read as a letter beside figures or alone ("l,464,000", "I") is the digit
+    1 (changed in place); the doubt left (0: a sure "1" or another character) is returned, for
+    the confidence: a stroke read as "丨", a letter, or a doubtful "1" may be ruling."""
+    doubt = 0.0
+    for side in sides:
+        if not line:
+            break
+        i = 0 if side == "l" else len(line) - 1
+        ch, p = line[i]
+        rest = "".join(c for c, _ in (line[1:] if i == 0 else line[:-1]))
+        if ch in STROKE_READS and (not rest or (rest[0] if i == 0 else rest[-1]) in "0123456789,."):
+            line[i] = ("1", p)
+            doubt = max(doubt, 0.5)
+        elif ch == "1":
+            doubt = max(doubt, 0.0 if p >= SURE_ONE else 1.0 - p)
+        elif ch in STUB_MARKS or ch in STROKE_READS:
+            doubt = max(doubt, 0.5)
+    return doubt
 
 
 def _trim_specks(chars: list[tuple[str, float]], doubt: float = 0.65, stub_doubt: float = 0.5) -> None:

@@ -5,6 +5,9 @@ import re
 from typing import Optional
 
 _NUMLIKE = re.compile(r"^[-+]?[0-9OoóòÓÒ]+([,.，][0-9OoóòÓÒ]+)*%?$")
+# a figure whose digit 1 was read as a letter ("l,464,000", "L,464,000": the 1's foot): the letter
+# stands where a digit does, next to a digit or a thousands comma, and the rest is a figure
+_FIGURE = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?%?$")
 _ZERO = str.maketrans({"O": "0", "o": "0", "ó": "0", "ò": "0", "Ó": "0", "Ò": "0"})
 
 
@@ -22,10 +25,15 @@ def fix_numeric(text: str) -> str:
     speck read as a dot before or after a number ("6.", ".0") goes, and a decimal point read as a
     comma or a colon ("0,00", "692，30", "171:26": a thousands comma never has two digits after
     it, and no figure of a disclosure holds a colon) is restored; a doubled decimal point
-    ("520..91") is made one, and a thousands separator read as a semicolon ("5,061;583") a comma. Only whole
+    ("520..91") is made one, and a thousands separator read as a semicolon ("5,061;583") a comma; a
+    1 read as l, I, | (or L, leading) among digits is a 1 again ("l,464,000"). Only whole
     tokens made of digits, O-like letters and separators are touched."""
     if text and _NUMLIKE.match(text) and any(ch in text for ch in "OoóòÓÒ"):
         text = text.translate(_ZERO)
+    if text and any(ch.isdigit() for ch in text) and any(ch in text for ch in "lI|L"):
+        ones = re.sub(r"^L", "1", re.sub(r"[lI|]", "1", text))
+        if _FIGURE.match(ones):
+            text = ones
     m = _DOUBLE_DOT.match(text or "")
     if m:  # "520..91": a speck beside the decimal point read as a second one
         text = f"{m.group(1)}.{m.group(2)}"
