@@ -123,7 +123,7 @@ _ALL_FEATURES = [
     "dropped", "strict_comparator", "doubt_min_clean", "edge_doubt", "edge_doubt_clean", "glued_number",
     "multi_dot", "one_char_doubt", "lexicon_known", "lexicon_near", "lexicon_extra", "one_row_table",
     "broken_unvouched", "broken_twice", "missed", "missed_long", "missed_edge_long",
-    "punct_doubt", "latin_alone", "lone_col_edge", "lone_row_edge",
+    "punct_doubt", "latin_alone", "lone_col_edge", "lone_row_edge", "unsure",
 ]
 # computed (the interactions use them) but not fitted: other forms of the same probabilities whose
 # weights came out with mixed signs, so that a doubtful read could raise the score
@@ -282,6 +282,9 @@ def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tu
               # a cell of one or two Latin letters and nothing else: a digit or a mark misread ("Q" for 0)
               float(bool(re.fullmatch(r"[A-Za-z]{1,2}", t)))]
         f += list(lone[id(c)])
+        # the read's doubt that its text accounts for the cell's ink (a stroke at the rule that may be
+        # a 1, placeholder marks the recogniser reads otherwise)
+        f += [min(1.0, ev.unsure)]
         out.append((c, [f[i] for i in _KEEP]))
     return out
 
