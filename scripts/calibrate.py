@@ -147,6 +147,11 @@ def main(argv=None) -> int:
     ap.add_argument("--families", default=None,
                     help="comma list of layout families (or 'all'): draw the set in them and report "
                          "leave-one-family-out figures")
+    ap.add_argument("--base-docs", type=int, default=0,
+                    help="with --families: also the plain set (render_set, in DATA/base_set) with this many "
+                         "synthetic documents at light and heavy and --base-medium-docs at medium; it counts as "
+                         "the base family (held out with it)")
+    ap.add_argument("--base-medium-docs", type=int, default=0)
     a = ap.parse_args(argv)
     from extractor.config import Settings
 
@@ -163,6 +168,8 @@ def main(argv=None) -> int:
     pipe = Pipeline(Settings(calibrate=False, rec_precision="fp32"))
     paths = (render_family_set(a.data, families, a.docs, a.variants, a.medium_docs) if families
              else render_set(a.data, a.docs, a.variants, a.medium_docs))
+    if families and (a.base_docs or a.base_medium_docs):
+        paths += render_set(a.data / "base_set", a.base_docs, a.variants, a.base_medium_docs)
     docs = []
     for d in paths:
         truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
@@ -201,7 +208,8 @@ def main(argv=None) -> int:
 
     if families:
         def fam(x):
-            return x[0].parent.parent.name
+            f = x[0].parent.parent.name
+            return "base" if f == "base_set" else f
 
         report: dict = {"documents": len(docs), "families": families, "held_out": {}}
         for f in families:
