@@ -742,3 +742,28 @@ def test_character_strokes_at_another_bands_boundaries_are_no_rulings(seed):
     g = degrade(to_np(img), rng, noise=6.0, jpeg=60)
     t = _one_table(g, spec)
     assert_matches(t, spec)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tall_glyph_strokes_in_tall_rows_are_no_rulings(seed):
+    """Names in a larger type than the page's figures, each line centred in a tall row: the page's
+    text height comes from the figures, so the vertical strokes of 事, 中, 行, 卫 are longer than a
+    ruling's shortest piece, and each stops short of the row's rules by less than a dropout. They
+    start and end with the text beside them, where a ruling runs past it: no column is cut (issue
+    16 class 5: "事业运行" came back as 1 | 耳 | 运 | 云 | 行)."""
+    rng = np.random.default_rng(seed)
+    names = ["事业运行", "卫生健康支出", "中共事务", "行政运行", "其他中小学教育", "事业单位医疗", "机关服务"]
+    spec = Spec([64] * 14, [190, 560, 230, 230, 230], (), x0=150, y0=200)
+    img = blank()
+    draw_table(img, spec, line=2, outer=2, text=False)
+    d = ImageDraw.Draw(img)
+    big, small = _font(34), _font(22)
+    for i in range(spec.n_rows):
+        y = (spec.ys[i] + spec.ys[i + 1]) / 2
+        d.text((spec.xs[0] + 10, y), f"2{int(rng.integers(10000, 99999))}", fill=0, font=small, anchor="lm")
+        d.text((spec.xs[1] + 12, y), names[int(rng.integers(len(names)))], fill=0, font=big, anchor="lm")
+        for j in (2, 3, 4):
+            d.text((spec.xs[j + 1] - 10, y), f"{rng.uniform(0, 999):,.2f}", fill=0, font=small, anchor="rm")
+    g = degrade(to_np(img), rng, noise=6.0, jpeg=60)
+    t = _one_table(g, spec)
+    assert_matches(t, spec)

@@ -454,6 +454,8 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
         C = cross(hs, vs)
         hb = ~C.any(1) & h0.any(1) & h1.any(1)
         vb = (C.sum(0) < 2) & v0.any(0) & v1.any(0)
+        if vb.any():
+            vb &= ~_text_strokes(vs, vb, bw, hm, p)
         return C | ((h0 | h1) & hb[:, None]) | ((v0 | v1) & vb[None, :])
 
     # horizontals only: carrying column lines on past their last row joined tables stacked on a
@@ -523,6 +525,40 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
             if M_inv is not None:
                 tb = _map_table(tb, M_inv)
             out.append(tb)
+    return out
+
+
+def _text_strokes(vs, cand, bw, hm, p: _Params) -> np.ndarray:
+    """Which candidate verticals (``cand``: they stop short of a ruling at both ends) are a
+    character's stroke rather than a ruling broken at both junctions. A ruling runs past the text
+    beside it, up and down; a stroke (the 丨 of 中, a glyph taller than the page's usual text, its
+    line centred in a tall row, every gap to the rules under the dropout allowance) starts and
+    ends where the text beside it does. The text is the ink within a text height either side of it,
+    from a little above it to a little below, rulings and specks left out. A segment that runs past
+    that text at one end at least is a ruling (a dropout may have shortened it at the other)."""
+    H, W = bw.shape
+    out = np.zeros(len(vs), bool)
+    th = p.text_h
+    d = 0.3 * th + 2  # how far past the text a ruling runs (a blot at a glyph's foot is less)
+    for j in np.flatnonzero(cand):
+        y0, y1, x, thick = (float(v) for v in vs[j, :4])
+        if y1 - y0 > 1.6 * th:
+            continue
+        # the text a little above and below the segment, rulings left out (their ink and blur)
+        a, b = int(max(y0 - 0.6 * th, 0)), int(min(y1 + 0.6 * th + 1, H))
+        half = thick / 2 + 2
+        xl0, xl1 = int(max(x - 1.2 * th, 0)), int(max(x - half, 0))
+        xr0, xr1 = int(min(x + half + 1, W)), int(min(x + 1.2 * th + 1, W))
+        ink = cv2.bitwise_and(bw[a:b], cv2.bitwise_not(hm[a:b]))
+        ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0  # specks are no text
+        rows = ink[:, xl0:xl1].any(1) | ink[:, xr0:xr1].any(1)
+        if not rows.any():
+            continue  # nothing beside it: a ruling between empty cells
+        idx = np.flatnonzero(rows)
+        t0, t1 = a + idx[0], a + idx[-1]
+        if y0 < t0 - d or y1 > t1 + d:
+            continue  # it runs past the text at one end at least: a ruling (a dropout at the other)
+        out[j] = True
     return out
 
 
