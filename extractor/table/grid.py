@@ -549,9 +549,9 @@ def _text_strokes(vs, cand, bw, hm, p: _Params) -> np.ndarray:
         half = thick / 2 + 2
         xl0, xl1 = int(max(x - 1.2 * th, 0)), int(max(x - half, 0))
         xr0, xr1 = int(min(x + half + 1, W)), int(min(x + 1.2 * th + 1, W))
-        ink = cv2.bitwise_and(bw[a:b], cv2.bitwise_not(hm[a:b]))
+        ink = cv2.bitwise_and(bw[a:b, xl0:xr1], cv2.bitwise_not(hm[a:b, xl0:xr1]))
         ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0  # specks are no text
-        rows = ink[:, xl0:xl1].any(1) | ink[:, xr0:xr1].any(1)
+        rows = ink[:, : xl1 - xl0].any(1) | ink[:, xr0 - xl0:].any(1)
         if not rows.any():
             continue  # nothing beside it: a ruling between empty cells
         idx = np.flatnonzero(rows)
