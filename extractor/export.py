@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import IO, Union
 
@@ -31,16 +32,37 @@ def read_json(path: str | Path) -> Document:
     return Document.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
+# text a spreadsheet program would evaluate (OWASP, CSV injection): a leading = + - @, tab or CR, in
+# full-width forms too; a plain figure ("-12.50", "+3", "-1,234.56", "39.23%") is a number, not a formula
+_FORMULA_START = tuple("=+-@\t\r＝＋－＠")
+_PLAIN_NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?%?$")
+
+
+def spreadsheet_safe(value):
+    """``value`` as it may go into a CSV cell: text that would start a formula gets a leading
+    apostrophe (shown by no spreadsheet program as a formula), a real number stays as it is."""
+    if not isinstance(value, str):
+        return value
+    t = value.lstrip(" \u3000")
+    if t.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(t):
+        return "'" + value
+    return value
+
+
+def _safe_rows(rows: list[list]) -> list[list]:
+    return [[spreadsheet_safe(v) for v in r] for r in rows]
+
+
 def _csv_text(rows: list[list]) -> str:
     buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
+    csv.writer(buf).writerows(_safe_rows(rows))
     return buf.getvalue()
 
 
 def _write_csv(path: Path, rows: list[list]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8-sig") as f:  # BOM: spreadsheet programs read the Chinese
-        csv.writer(f).writerows(rows)
+        csv.writer(f).writerows(_safe_rows(rows))
     return path
 
 
@@ -137,6 +159,23 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return out
 
 
+def _text_cell(ws, row: int, col: int, value):
+    """A worksheet cell holding ``value``; text is stored as a string (openpyxl would store text
+    that starts with "=" as a formula: a reviewer's "=HYPERLINK(…)" must stay text)."""
+    cell = ws.cell(row=row, column=col, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def _append(ws, row: list) -> None:
+    """``ws.append(row)`` with its text stored as text (a file name or title can start with "=")."""
+    ws.append(row)
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def write_xlsx(doc: Document, out: Union[str, Path, IO[bytes]], below: float = LOW_CONFIDENCE) -> None:
     """An Excel workbook: a first sheet with the document, the legend and an index of the tables;
     one sheet per table (the grid from A1, merged cells merged); a "KPI" sheet with the KPI records.
@@ -181,7 +220,7 @@ def write_xlsx(doc: Document, out: Union[str, Path, IO[bytes]], below: float = L
         ["sheet", "table", "page", "title", "kind", "unit", "rows", "columns", "continued_from"],
     ]
     for r in rows:
-        info.append(r)
+        _append(info, r)
     for cell, key in ((info["A11"], "low"), (info["A12"], "reviewed"), (info["A13"], "corrected")):
         cell.fill = fills[key]
     for c in info[len(rows)]:
@@ -190,11 +229,11 @@ def write_xlsx(doc: Document, out: Union[str, Path, IO[bytes]], below: float = L
     for p in doc.pages:
         for t in p.tables:
             ws = wb.create_sheet(_sheet_name(t.id, taken))
-            info.append([ws.title, t.id, p.page, t.title or "", t.kind_name or t.kind or "", t.unit or "", t.n_rows,
+            _append(info, [ws.title, t.id, p.page, t.title or "", t.kind_name or t.kind or "", t.unit or "", t.n_rows,
                          t.n_cols, t.continued_from or ""])
             info.cell(info.max_row, 1).hyperlink = f"#'{ws.title}'!A1"
             for c in t.cells:
-                xc = ws.cell(row=c.row + 1, column=c.col + 1, value=c.text)
+                xc = _text_cell(ws, c.row + 1, c.col + 1, c.text)
                 xc.alignment = Alignment(wrap_text=True, vertical="center")
                 mark(xc, c.confidence, c.checks, c.source, c.reviewed)
                 if c.rowspan > 1 or c.colspan > 1:
@@ -207,12 +246,13 @@ def write_xlsx(doc: Document, out: Union[str, Path, IO[bytes]], below: float = L
     info.column_dimensions["B"].width = 40
 
     ws = wb.create_sheet("KPI")
-    ws.append(KPI_COLUMNS)
+    _append(ws, KPI_COLUMNS)
     for c in ws[1]:
         c.font, c.fill = bold, fills["header"]
     value_col = KPI_COLUMNS.index("value") + 1
     for i, k in enumerate(doc.kpis, start=2):
-        ws.append(_kpi_row(k))
+        for j, v in enumerate(_kpi_row(k), start=1):
+            _text_cell(ws, i, j, v)
         mark(ws.cell(i, value_col), k.confidence, [], k.source, k.reviewed)
     wb.save(out)
 
