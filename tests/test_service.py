@@ -410,3 +410,19 @@ def test_cli_review_export(settings, store, seeded, tmp_path):
                                                                    "budget_p1_t0.csv"]
     r = run("12345", "--format", "json", "-o", str(tmp_path / "x.json"))
     assert r.exit_code == 1 and "no document" in r.output
+
+
+def test_a_file_name_with_control_characters_can_still_be_downloaded(client, store):
+    """A document whose name holds a newline (an upload's filename, a file in a batch folder): every
+    download answers, with a Content-Disposition of printable ASCII and the name percent-encoded
+    (h11 refuses a header with a control character, and the download got no answer)."""
+    doc = budget_doc()
+    doc.source = "/archive/预算\n公开\r=bad\t\"name\".pdf"
+    doc_id = store.save_document(doc, "c" * 64)
+    for path in ("result.json", "result.xlsx", "kpis.csv", "cells.csv"):
+        r = client.get(f"/api/documents/{doc_id}/{path}", headers={"X-API-Key": KEY})
+        assert r.status_code == 200, (path, r.text)
+        h = r.headers["content-disposition"]
+        assert all(" " <= ch <= "~" for ch in h), h
+        assert h.startswith("attachment; filename=\"") and "filename*=UTF-8''" in h
+        assert "%E9%A2%84%E7%AE%97" in h  # 预算, percent-encoded

@@ -254,11 +254,19 @@ def _review_out(r: ReviewInfo) -> ReviewOut:
     return ReviewOut(**{k: getattr(r, k) for k in ReviewOut.model_fields})
 
 
+def content_disposition(filename: str) -> str:
+    """An attachment header for any file name (RFC 6266 with an RFC 5987 ``filename*``): control
+    characters (a newline in an uploaded name) are dropped, the plain ``filename`` is printable ASCII
+    with quotes and backslashes replaced, and the UTF-8 name is percent-encoded, so the header is
+    always valid (h11 refuses one with a control character, and the download got no answer)."""
+    name = "".join(ch for ch in filename if ch.isprintable()) or "download"
+    quoted = quote(name, safe="")
+    ascii_name = "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
+
+
 def _download(content: bytes | str, media_type: str, filename: str) -> Response:
-    quoted = quote(filename)
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-    return Response(content, media_type=media_type, headers={
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"})
+    return Response(content, media_type=media_type, headers={"Content-Disposition": content_disposition(filename)})
 
 
 def _tables_out(doc_id: int, doc: Document) -> list[TableOut]:
