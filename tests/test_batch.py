@@ -526,3 +526,30 @@ def test_ray_engine_gives_the_same_results_as_local(ray_head, local_run, archive
         for h, info in a.items():
             assert b[h].status == info.status
             assert _comparable(ray.load_document(b[h].id)) == _comparable(local.load_document(info.id)), info.source
+
+
+@pytest.mark.slow
+def test_odd_file_names_never_stop_an_archive(tmp_path):
+    """A name with bytes that are not UTF-8 and one with a newline (issue 17): every file is read, the
+    store keeps each name in its \\xNN form, the summary names them, and a second run finds them done."""
+    from extractor.batch.discover import stored_name
+
+    root = tmp_path / "archive"
+    _sample_pdf(root / "ok.pdf", seed=31, pages=1)
+    odd = [os.fsdecode(b"bad\xff\xfe.pdf"), "new\nline.pdf"]
+    for i, name in enumerate(odd):
+        _sample_pdf(root / f"tmp{i}.pdf", seed=32 + i, pages=1)
+        os.rename(root / f"tmp{i}.pdf", os.path.join(root, name))
+    db = tmp_path / "a.sqlite"
+    for attempt in (1, 2):
+        r = subprocess.run(_cli("batch", str(root), "--db", str(db), "--workers", "1", "--quiet", "--no-report",
+                                "--summary-json", str(tmp_path / "s.json")), cwd=tmp_path, env=_env(),
+                           capture_output=True, timeout=600)
+        assert r.returncode == 0, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+        s = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+        assert s["counts"]["done"] == 3 and s["counts"]["failed"] == 0, s
+    assert s["pages_read"] == 0  # the second run read nothing again
+    with Store(str(db)) as st:
+        names = {f.path for f in st.batch_files()}
+    assert names == {str(root / "ok.pdf"), str(root) + "/bad\\xff\\xfe.pdf", str(root / "new\nline.pdf")}
+    assert stored_name(os.path.join(root, odd[0])) == str(root) + "/bad\\xff\\xfe.pdf"

@@ -22,6 +22,18 @@ from ..ingest import IMAGE_SUFFIXES
 DOCUMENT_SUFFIXES = frozenset({".pdf"} | set(IMAGE_SUFFIXES))
 
 
+def stored_name(path: str) -> str:
+    """A path as it is stored and shown. The OS gives the bytes of a name that are not UTF-8 as lone
+    surrogates ("bad\\udcff.pdf"), which no database, JSON or terminal takes; each such byte is
+    written as \\xNN ("bad\\xff.pdf"), and a name that is UTF-8 is kept as it is. The file is
+    always opened by its real path (``FoundFile.path``); this form is its key in the store."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass
 class FoundFile:
     path: str  # absolute
@@ -31,7 +43,7 @@ class FoundFile:
     error: Optional[str] = None  # why it cannot be read (then no hash)
 
     def record(self) -> dict:
-        return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns, "content_hash": self.content_hash,
+        return {"path": stored_name(self.path), "size": self.size, "mtime_ns": self.mtime_ns, "content_hash": self.content_hash,
                 "error": self.error}
 
 
@@ -135,7 +147,7 @@ def hash_files(files: Sequence[FoundFile], known: Optional[Mapping[str, tuple[Op
     known = known or {}
 
     def one(f: FoundFile) -> None:
-        k = known.get(f.path)
+        k = known.get(stored_name(f.path))
         if k is not None and k[0] == f.size and k[1] == f.mtime_ns and k[2]:
             f.content_hash = k[2]
             return

@@ -35,7 +35,7 @@ from .. import __version__
 from ..config import Settings
 from ..model import Document, Failure, Page
 from ..store import Store
-from .discover import DocumentGroup, FoundFile, discover, group_by_content, hash_files
+from .discover import DocumentGroup, FoundFile, discover, group_by_content, hash_files, stored_name
 from .engines import DEFAULT_TASK_TIMEOUT, EngineError, make_engine
 from .progress import Progress
 from .worker import peak_rss_mb
@@ -259,7 +259,7 @@ class BatchRunner:
             if info is not None and info.status == "failed" and self.o.retry_failed:
                 self.store.delete_document(info.id)
                 info = None
-            d = _Doc(g, source=info.source if info is not None else g.path)
+            d = _Doc(g, source=info.source if info is not None else stored_name(g.path))
             docs[g.content_hash] = d
             if info is None:
                 probes.append({"kind": "probe", "path": g.path, "hash": g.content_hash})
@@ -343,21 +343,21 @@ class BatchRunner:
     def _probed(self, d: _Doc, oc, pages: deque) -> None:
         g = d.group
         if not oc.ok:
-            self.store.fail_document(g.content_hash, g.path, f"reading it stopped the worker: {oc.error}",
+            self.store.fail_document(g.content_hash, stored_name(g.path), stored_name(f"reading it stopped the worker: {oc.error}"),
                                      category="worker_crash")
             self._failed(d, oc.error)
             return
         if "error" in oc.result:
-            self.store.fail_document(g.content_hash, g.path, oc.result["error"])
+            self.store.fail_document(g.content_hash, stored_name(g.path), stored_name(oc.result["error"]))
             self._failed(d, oc.result["error"])
             return
         n = int(oc.result["n_pages"])
         if n > self.o.max_pages:
             why = f"too many pages ({n}; the limit is {self.o.max_pages}, --max-pages)"
-            self.store.fail_document(g.content_hash, g.path, why, category="too_many_pages", n_pages=n)
+            self.store.fail_document(g.content_hash, stored_name(g.path), why, category="too_many_pages", n_pages=n)
             self._failed(d, why)
             return
-        d.doc_id = self.store.register_document(g.content_hash, g.path, n)
+        d.doc_id = self.store.register_document(g.content_hash, stored_name(g.path), n)
         d.n_pages = n
         kept = self.store.batch_page_numbers(d.doc_id)
         d.outstanding = {p for p in range(1, n + 1) if p not in kept}
@@ -367,7 +367,7 @@ class BatchRunner:
             self._complete(d)
 
     def _failed(self, d: _Doc, why: str) -> None:
-        self.progress.write(f"failed: {d.group.path}: {why}")
+        self.progress.write(f"failed: {stored_name(d.group.path)}: {stored_name(why)}")
         self.progress.doc_done()
 
     def _page_read(self, d: _Doc, oc, run_id: int) -> None:
@@ -429,14 +429,14 @@ class BatchRunner:
                 kept = len(self.store.batch_page_numbers(info.id))
                 reasons = [f"{kept} of {n_pages} pages read"]
             outcomes.append(DocOutcome(
-                path=g.path, content_hash=g.content_hash, document_id=info.id if info else None, status=status,
+                path=stored_name(g.path), content_hash=g.content_hash, document_id=info.id if info else None, status=status,
                 n_pages=n_pages, pages_read=d.pages_read if d else 0, source=info.source if info else "",
-                duplicates=list(g.duplicates), skipped=bool(d and d.was_done), reasons=reasons))
+                duplicates=[stored_name(x) for x in g.duplicates], skipped=bool(d and d.was_done), reasons=reasons))
         ids = [o.document_id for o in outcomes if o.document_id is not None]
         cells, low = self.store.cell_confidence_counts(ids, REVIEW_BELOW) if ids else (0, 0)
         return BatchSummary(
             run_id=run_id, state=state, engine=self.engine.describe() if self.engine is not None else self.o.engine,
-            files=len(files), documents=outcomes, unreadable=[(f.path, f.error or "") for f in files if f.error],
+            files=len(files), documents=outcomes, unreadable=[(stored_name(f.path), f.error or "") for f in files if f.error],
             pages_total=sum(o.n_pages for o in outcomes if o.status != "failed"), pages_read=pages_read,
             seconds=seconds, cells=cells, cells_low=low, worker_peak_mb=worker_mem, driver_peak_mb=peak_rss_mb())
 
