@@ -55,6 +55,11 @@ class DocumentGroup:
     path: str
     duplicates: list[str] = field(default_factory=list)
 
+    @property
+    def name(self) -> str:
+        """The path as it is stored and shown (``stored_name``); ``path`` is what is opened."""
+        return stored_name(self.path)
+
 
 def is_document(p: Path) -> bool:
     return p.suffix.lower() in DOCUMENT_SUFFIXES

@@ -259,7 +259,7 @@ class BatchRunner:
             if info is not None and info.status == "failed" and self.o.retry_failed:
                 self.store.delete_document(info.id)
                 info = None
-            d = _Doc(g, source=info.source if info is not None else stored_name(g.path))
+            d = _Doc(g, source=info.source if info is not None else g.name)
             docs[g.content_hash] = d
             if info is None:
                 probes.append({"kind": "probe", "path": g.path, "hash": g.content_hash})
@@ -343,21 +343,21 @@ class BatchRunner:
     def _probed(self, d: _Doc, oc, pages: deque) -> None:
         g = d.group
         if not oc.ok:
-            self.store.fail_document(g.content_hash, stored_name(g.path), stored_name(f"reading it stopped the worker: {oc.error}"),
+            self.store.fail_document(g.content_hash, g.name, stored_name(f"reading it stopped the worker: {oc.error}"),
                                      category="worker_crash")
             self._failed(d, oc.error)
             return
         if "error" in oc.result:
-            self.store.fail_document(g.content_hash, stored_name(g.path), stored_name(oc.result["error"]))
+            self.store.fail_document(g.content_hash, g.name, stored_name(oc.result["error"]))
             self._failed(d, oc.result["error"])
             return
         n = int(oc.result["n_pages"])
         if n > self.o.max_pages:
             why = f"too many pages ({n}; the limit is {self.o.max_pages}, --max-pages)"
-            self.store.fail_document(g.content_hash, stored_name(g.path), why, category="too_many_pages", n_pages=n)
+            self.store.fail_document(g.content_hash, g.name, why, category="too_many_pages", n_pages=n)
             self._failed(d, why)
             return
-        d.doc_id = self.store.register_document(g.content_hash, stored_name(g.path), n)
+        d.doc_id = self.store.register_document(g.content_hash, g.name, n)
         d.n_pages = n
         kept = self.store.batch_page_numbers(d.doc_id)
         d.outstanding = {p for p in range(1, n + 1) if p not in kept}
@@ -367,7 +367,7 @@ class BatchRunner:
             self._complete(d)
 
     def _failed(self, d: _Doc, why: str) -> None:
-        self.progress.write(f"failed: {stored_name(d.group.path)}: {stored_name(why)}")
+        self.progress.write(f"failed: {d.group.name}: {stored_name(why)}")
         self.progress.doc_done()
 
     def _page_read(self, d: _Doc, oc, run_id: int) -> None:
@@ -429,7 +429,7 @@ class BatchRunner:
                 kept = len(self.store.batch_page_numbers(info.id))
                 reasons = [f"{kept} of {n_pages} pages read"]
             outcomes.append(DocOutcome(
-                path=stored_name(g.path), content_hash=g.content_hash, document_id=info.id if info else None, status=status,
+                path=g.name, content_hash=g.content_hash, document_id=info.id if info else None, status=status,
                 n_pages=n_pages, pages_read=d.pages_read if d else 0, source=info.source if info else "",
                 duplicates=[stored_name(x) for x in g.duplicates], skipped=bool(d and d.was_done), reasons=reasons))
         ids = [o.document_id for o in outcomes if o.document_id is not None]

@@ -246,7 +246,6 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
     if hdr.periods == 1:
         first = heads[0] if heads and hdr.row >= 0 else (0, -1)
         names = [_block_period(chain[first[0]], first[1], 0, len(heads))] if first[1] >= 0 else names
-    block = 0
     carry = {"l1": "", **{f"l2_{p}": "" for p in range(hdr.periods)}}
     for i, t in enumerate(chain):
         slots = t.slot_map()
@@ -271,8 +270,8 @@ def _records(doc: Document, proj: Project, chain: list[Table], hdr: _Header) -> 
                 break
             if _is_header_row(t, r):
                 # the header repeated on a continuation page, or the next stacked period's block
-                if hdr.periods == 1 and (i, r) in heads and heads.index((i, r)) > 0:
-                    block = heads.index((i, r))
+                block = heads.index((i, r))  # every header row of the chain is in heads
+                if hdr.periods == 1 and block > 0:
                     names = [_block_period(t, r, block, len(heads))]
                     carry = {k: "" for k in carry}
                 continue
