@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 SCHEMA_VERSION = "1.4"
 
@@ -200,9 +200,26 @@ class Check(BaseModel):
     cells: list[str] = Field(default_factory=list)  # "table_id:row:col" of every cell it covers
 
 
+def stored_name(name: str) -> str:
+    """A file name as it is stored and shown. The OS gives the bytes of a name that are not UTF-8 as
+    lone surrogates ("bad\\udcff.pdf"), which no database, JSON or terminal takes; each such byte is
+    written as \\xNN ("bad\\xff.pdf"), and a name that is UTF-8 is kept as it is. The file is
+    opened by its real path; this form is what the output, the store and the messages carry."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class Document(BaseModel):
     schema_version: str = SCHEMA_VERSION
     source: str
+
+    @field_validator("source")
+    @classmethod
+    def _source_storable(cls, v: str) -> str:
+        return stored_name(v)
     n_pages: int = 0  # pages in the source file (not all may have been processed)
     pages: list[Page] = Field(default_factory=list)
     failures: list[Failure] = Field(default_factory=list)

@@ -86,3 +86,22 @@ def test_cli_reports_bad_file_in_one_line(tmp_path):
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and "broken.pdf" in lines[0] and "corrupt" in lines[0]
     assert "Traceback" not in r.stderr and not (tmp_path / "o.json").exists()
+
+
+def test_cli_reads_a_file_whose_name_is_not_utf8(tmp_path):
+    """A file name with bytes that are not UTF-8 (issue 17): the file is read, and the JSON and the
+    CSVs carry the name with each such byte written \\xNN (the OS gives them as lone surrogates,
+    which JSON refuses: the extraction used to crash on writing its output)."""
+    import json
+    import os
+    import shutil
+    from pathlib import Path
+
+    name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff\xfe.pdf")
+    shutil.copy(Path(__file__).resolve().parents[1] / "samples" / "sample.pdf", name)
+    r = subprocess.run([sys.executable, "-m", "extractor.cli", "extract", name, "-o", str(tmp_path / "o.json"),
+                        "--pages", "1", "--csv", str(tmp_path / "csv")], capture_output=True)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    doc = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))
+    assert doc["source"] == f"{tmp_path}/bad\\xff\\xfe.pdf" and doc["pages"][0]["tables"]
+    assert [p.name for p in (tmp_path / "csv").iterdir()] == ["bad\\xff\\xfe_p1_t0.csv"]

@@ -18,20 +18,9 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 from ..ingest import IMAGE_SUFFIXES
+from ..model import stored_name
 
 DOCUMENT_SUFFIXES = frozenset({".pdf"} | set(IMAGE_SUFFIXES))
-
-
-def stored_name(path: str) -> str:
-    """A path as it is stored and shown. The OS gives the bytes of a name that are not UTF-8 as lone
-    surrogates ("bad\\udcff.pdf"), which no database, JSON or terminal takes; each such byte is
-    written as \\xNN ("bad\\xff.pdf"), and a name that is UTF-8 is kept as it is. The file is
-    always opened by its real path (``FoundFile.path``); this form is its key in the store."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass

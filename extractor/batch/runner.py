@@ -33,9 +33,9 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from .. import __version__
 from ..config import Settings
-from ..model import Document, Failure, Page
+from ..model import Document, Failure, Page, stored_name
 from ..store import Store
-from .discover import DocumentGroup, FoundFile, discover, group_by_content, hash_files, stored_name
+from .discover import DocumentGroup, FoundFile, discover, group_by_content, hash_files
 from .engines import DEFAULT_TASK_TIMEOUT, EngineError, make_engine
 from .progress import Progress
 from .worker import peak_rss_mb
