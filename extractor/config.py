@@ -22,6 +22,11 @@ class Settings(BaseModel):
     detect_orientation: bool = True
     kpi_classifier: bool = True  # vote the KPI levels against models/kpi_classifier (needs torch + transformers)
     calibrate: bool = True  # apply models/calibration.json to cell confidences when present
+    # limits on one page, enforced by the OS (see configs/default.yaml); 0 turns a limit off
+    render_timeout: float = 60.0  # seconds to render one page, in a helper process killed past it
+    render_memory_mb: int = 1024  # address space of that helper (RLIMIT_AS)
+    page_timeout: float = 300.0  # seconds for a whole page (render + reading), in a worker replaced past it
+    page_memory_mb: int = 2500  # resident memory of a worker reading a page (models included) before it is replaced
 
     @classmethod
     def load(cls, path: Optional[str | Path] = None, **overrides) -> "Settings":

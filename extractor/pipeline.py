@@ -21,6 +21,7 @@ from . import __version__, confidence, ingest, runtime
 from .clean import clean_page
 from .config import Settings
 from .geometry import inside_frac, iou
+from .ingest.sandbox import PageLimitError, RenderSandbox
 from .kpi import levels as kpi_levels
 from .kpi import records as kpi_records
 from .kpi.tables import annotate_tables
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 HEADING = re.compile(r"^(第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．])")
 
 ProgressFn = Callable[[int, int], None]  # (pages done, pages total)
+# a page that ingest refuses, by ingest.InputError's category
+PAGE_INPUT_FAILURES = {"too_large": "page_too_large", "too_small": "page_too_small", "empty": "page_unreadable",
+                       "corrupt": "page_unreadable", "missing": "input_error", "unsupported": "input_error",
+                       "encrypted": "input_error"}
 
 
 @dataclass
@@ -189,6 +194,9 @@ class Pipeline:
                 log.warning("confidence calibration not used (%s): %s", cal, e)
         self._level_model = None  # the KPI level classifier, loaded on the first document with KPI rows
         self._level_error: Optional[str] = None  # why it could not be loaded
+        self._sandbox: Optional[RenderSandbox] = None  # pages are rendered in a helper under OS limits
+        if self.s.render_timeout > 0 or self.s.render_memory_mb > 0:
+            self._sandbox = RenderSandbox(self.s.render_timeout, self.s.render_memory_mb)
 
     def finish(self, doc: Document) -> Document:
         """The document-level stages, after every page is read. One that fails is recorded on the
@@ -381,6 +389,8 @@ class Pipeline:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._sandbox is not None:
+            self._sandbox.close()
 
     def read_page(self, src: ingest.Source, n: int, dpi: Optional[float] = None) -> Page:
         """Page ``n`` (1-based) of a source opened with ``ingest.open_source``, through every page
@@ -390,12 +400,24 @@ class Pipeline:
         return self._page_from_source(src, n, dpi or self.s.dpi)
 
     def _page_from_source(self, src: ingest.Source, n: int, dpi: float) -> Page:
+        t0 = time.perf_counter()
+
+        def failed(category: str, message: str) -> Page:
+            return Page(page=n, width=0, height=0, seconds=round(time.perf_counter() - t0, 3),
+                        failures=[Failure(stage="ingest", category=category, message=message, page=n)])
+
         try:
-            img = ingest.render_page(src, n, dpi)
+            if self._sandbox is not None:  # in a helper process, under the OS's time and memory limits
+                img = self._sandbox.render(src.path, n, dpi)
+            else:
+                img = ingest.render_page(src, n, dpi)
+        except PageLimitError as e:
+            log.error("page %d of %s: %s", n, src.path, e.reason)
+            return failed(e.category, e.reason)
         except ingest.InputError as e:
-            return Page(page=n, width=0, height=0, failures=[Failure(stage="ingest", category="page_too_large", message=e.reason, page=n)])
+            return failed(PAGE_INPUT_FAILURES.get(e.category, "page_unreadable"), e.reason)
         except Exception as e:  # a broken page object must not lose the rest of the document
-            return Page(page=n, width=0, height=0, failures=[Failure(stage="ingest", category="render_error", message=str(e), page=n)])
+            return failed("render_error", str(e))
         return self.process_image(img.gray, n, img.dpi)
 
     # ------------------------------------------------------------------ pages
