@@ -154,8 +154,9 @@ def db_info(url):
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the models run (ray + cuda: one actor per GPU).")
 @click.option("--threads", type=int, default=0, help="Threads per worker (0: the cores shared out; Ray: 1 CPU per actor).")
 @click.option("--max-pages", type=int, default=5000, show_default=True, help="Refuse files with more pages.")
-@click.option("--page-timeout", type=float, default=900, show_default=True,
-              help="Seconds a page may take before its worker is replaced and the page recorded as failed.")
+@click.option("--page-timeout", type=float, default=None,
+              help="Seconds a page may take before its worker is replaced and the page recorded as failed "
+                   "(page_timeout; default: the settings' page_timeout, 300).")
 @click.option("--retry-failed", is_flag=True, help="Read again the documents that failed in earlier runs.")
 @click.option("--ship-files/--no-ship-files", default=None,
               help="Ray: send files through the object store (default: only when the cluster has several nodes).")
@@ -176,9 +177,9 @@ def batch(inputs, url, workers, engine, address, export, report_path, no_report,
     from .config import Settings
     from .store import Store
 
-    settings = Settings.load(config_path, dpi=dpi, device=device)
+    settings = Settings.load(config_path, dpi=dpi, device=device, page_timeout=page_timeout)
     opts = BatchOptions(engine=engine, workers=workers, threads=threads, address=address, ship_files=ship_files,
-                        dpi=dpi, max_pages=max_pages, task_timeout=page_timeout, retry_failed=retry_failed,
+                        dpi=dpi, max_pages=max_pages, task_timeout=settings.page_timeout, retry_failed=retry_failed,
                         quiet=quiet)
     with Store(url) as store:
         store.upgrade()

@@ -67,3 +67,13 @@ def session(path: str, device: str = "auto", threads: int = 0, arena: bool = Tru
     so.log_severity_level = 3
     so.enable_cpu_mem_arena = arena
     return ort.InferenceSession(path, sess_options=so, providers=providers(device))
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (0 when it cannot be read): what a supervisor
+    measures to replace a worker that grew past its page memory limit."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0

@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..runtime import rss_mb
+
 log = logging.getLogger(__name__)
 
-DEFAULT_TASK_TIMEOUT = 900.0  # seconds one page (or probe) may take before its worker is replaced
+DEFAULT_TASK_TIMEOUT = 300.0  # seconds one page (or probe) may take before its worker is replaced (page_timeout)
 WORKER_MEMORY_MB = 1500  # what a worker may grow to (models + a dense page): caps the default count
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -34,6 +36,8 @@ class Outcome:
     ok: bool
     result: dict = field(default_factory=dict)  # the worker's answer when ok
     error: str = ""  # why not
+    category: str = "worker_crash"  # when not ok: worker_crash, page_timeout or page_memory (the last two
+                                    # are the page's own doing: trying it again would do the same)
 
 
 def _read(path: str) -> Optional[str]:
@@ -228,12 +232,25 @@ class LocalEngine:
                     if self._init_failures >= 3:
                         raise EngineError(f"workers keep dying while loading the models (exit code {code})")
                 self._replace(i, s)
-            elif s.task is not None and time.monotonic() - s.since > self.task_timeout:
-                out.append(Outcome(s.task, ok=False, error=f"timed out after {self.task_timeout:.0f} s"))
+            elif s.task is not None and (over := self._over_limit(s)):
+                category, why = over
+                out.append(Outcome(s.task, ok=False, error=why, category=category))
                 s.proc.kill()
                 s.proc.join(5)
                 self._replace(i, s)
         return out
+
+    def _over_limit(self, s: _Slot) -> Optional[tuple[str, str]]:
+        """(category, reason) when the task in hand has run past the time limit, or its worker holds
+        more than ``page_memory_mb`` (the settings' limit) of memory; None while it is within both."""
+        if self.task_timeout > 0 and time.monotonic() - s.since > self.task_timeout:
+            return "page_timeout", f"timed out after {self.task_timeout:.0f} s; its worker was replaced"
+        cap = float(self.settings.get("page_memory_mb") or 0)
+        if cap > 0:
+            rss = rss_mb(s.proc.pid)
+            if rss > cap:
+                return "page_memory", f"its worker grew to {rss:.0f} MB, over the limit of {cap:.0f} MB; it was replaced"
+        return None
 
     def _replace(self, i: int, s: _Slot) -> None:
         try:

@@ -318,7 +318,7 @@ class BatchRunner:
                     if not oc.ok and self._stop:
                         continue  # lost to the stop: read again next run
                     key = (t["hash"], t["kind"], t.get("page"))
-                    if not oc.ok and attempts.get(key, 0) < self.o.retries:
+                    if not oc.ok and oc.category == "worker_crash" and attempts.get(key, 0) < self.o.retries:
                         attempts[key] = attempts.get(key, 0) + 1
                         log.warning("%s: %s; trying again", _what(t), oc.error)
                         (probes if t["kind"] == "probe" else pages).appendleft(t)
@@ -375,9 +375,10 @@ class BatchRunner:
         if oc.ok:
             page = Page.model_validate_json(oc.result["page"])
             worker, mem = oc.result.get("worker", ""), oc.result.get("peak_rss_mb")
-        else:  # the worker died on this page (twice) or it timed out: the page fails, the document goes on
+        else:  # the worker died on this page (twice), or the page went past its time or memory limit:
+            # the page fails, the document goes on
             page = Page(page=n, width=0, height=0, failures=[
-                Failure(stage="pipeline", category="worker_crash", message=oc.error, page=n)])
+                Failure(stage="pipeline", category=oc.category, message=oc.error, page=n)])
             worker, mem = "", None
         assert d.doc_id is not None
         self.store.save_batch_page(d.doc_id, page, run_id=run_id, worker=worker, peak_rss_mb=mem)

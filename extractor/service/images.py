@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .. import ingest
+from ..ingest.sandbox import RenderSandbox
 from ..model import Document, Page
 
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
@@ -46,21 +47,25 @@ def encode_png(gray: np.ndarray, max_side: Optional[int] = None) -> bytes:
     return buf.tobytes()
 
 
-def page_images(path: str | Path, doc: Document, max_side: int = 2400) -> dict[int, bytes]:
-    """Page number -> PNG of every page the pipeline read (pages it could not render are left out)."""
+def page_images(path: str | Path, doc: Document, max_side: int = 2400,
+                sandbox: Optional[RenderSandbox] = None) -> dict[int, bytes]:
+    """Page number -> PNG of every page the pipeline read (pages it could not render are left out).
+    ``sandbox``: render the pages there, under its limits (the service does), not in this process."""
     out: dict[int, bytes] = {}
-    src = ingest.open_source(path)
+    src = None if sandbox is not None else ingest.open_source(path)
     try:
         for page in doc.pages:
             if page.width <= 0 or page.height <= 0:
                 continue
             try:
-                img = ingest.render_page(src, page.page, page.dpi or 200.0)
+                dpi = page.dpi or 200.0
+                img = sandbox.render(path, page.page, dpi) if sandbox is not None else ingest.render_page(src, page.page, dpi)
             except Exception:  # noqa: BLE001 - a page the pipeline already recorded as failed
                 continue
             out[page.page] = encode_png(cleaned_page(img.gray, page), max_side)
     finally:
-        src.close()
+        if src is not None:
+            src.close()
     return out
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import ServiceSettings
+from ..runtime import rss_mb
 from ..store import JobInfo, Store
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,24 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\-()（）\u4e00-\u9fff]+", "_", base)[:120]
 
 
-def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo, worker: str) -> None:
-    """Extract the document of a claimed job and save it (see the module docstring)."""
+def _failure_summary(doc: Any) -> str:
+    """'page 2: page_timeout: …; page 5: …' for the pages that failed (blank pages are not failures)."""
+    from ..store.convert import BENIGN_FAILURES
+
+    parts = [f"page {f.page or p.page}: {f.category}: {f.message}" for p in doc.pages for f in p.failures
+             if f.category not in BENIGN_FAILURES]
+    return "; ".join(parts)[:2000]
+
+
+def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo, worker: str,
+            page_started: Optional[Any] = None) -> None:
+    """Extract the document of a claimed job and save it (see the module docstring).
+    ``page_started()`` is called as each page is begun (the supervisor times pages by it). The job
+    ends ``done`` (its document done, or partial: ``error`` then names the failed pages) or
+    ``failed`` (no page could be read)."""
     from ..ingest import InputError
+    from ..ingest.sandbox import RenderSandbox
+    from ..store.convert import document_status
     from .images import page_images
 
     if job.attempts > settings.max_attempts:
@@ -132,6 +148,8 @@ def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo
     upload = store.load_upload(job.document_id)
     beat = _Heartbeat(store, job.id, max(1.0, settings.lease_seconds / 4))
     beat.start()
+    if page_started:
+        page_started()
     try:
         with tempfile.TemporaryDirectory(prefix="extractor-job-") as d:
             path = Path(d) / _safe_name(upload.filename)
@@ -139,6 +157,8 @@ def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo
 
             def progress(done: int, total: int) -> None:
                 store.update_job(job.id, pages_done=done, pages_total=total)
+                if page_started:
+                    page_started()
 
             try:
                 doc = pipeline.run(path, progress=progress)
@@ -147,10 +167,17 @@ def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo
                 store.update_job(job.id, state="failed", error=e.reason)
                 return
             doc.source = upload.filename
-            images = page_images(path, doc, settings.page_image_max_side)
+            p = settings.pipeline
+            sandbox = RenderSandbox(p.render_timeout, p.render_memory_mb)
+            try:
+                images = page_images(path, doc, settings.page_image_max_side, sandbox=sandbox)
+            finally:
+                sandbox.close()
         store.save_document(doc, info.content_hash, images=images)
-        store.update_job(job.id, state="done", pages_done=len(doc.pages), pages_total=len(doc.pages))
-        log.info("job %d (document %d, %s): %d pages done", job.id, info.id, upload.filename, len(doc.pages))
+        status, why = document_status(doc), _failure_summary(doc)
+        store.update_job(job.id, state="failed" if status == "failed" else "done", pages_done=len(doc.pages),
+                         pages_total=len(doc.pages), error=(f"{status}: {why}" if why else None))
+        log.info("job %d (document %d, %s): %d pages, %s", job.id, info.id, upload.filename, len(doc.pages), status)
     except Exception as e:  # noqa: BLE001 - the job fails, the worker goes on
         log.exception("job %d failed", job.id)
         store.update_job(job.id, state="failed", error=f"{type(e).__name__}: {e}"[:2000])
@@ -158,9 +185,11 @@ def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo
         beat.done.set()
 
 
-def worker_main(cfg: dict, name: str, parent_pid: int, ready: Any = None, index: int = 0) -> None:
+def worker_main(cfg: dict, name: str, parent_pid: int, ready: Any = None, index: int = 0,
+                busy_since: Any = None) -> None:
     """A worker process: load the models, then claim and run jobs until told to stop. ``ready``: a
-    shared array whose ``index`` slot is set once the models are loaded."""
+    shared array whose ``index`` slot is set once the models are loaded; ``busy_since``: one whose
+    slot holds the monotonic time the page in hand was begun (0 when idle), for the supervisor."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the service, which stops us with SIGTERM
     state = {"stop": False, "busy": False}
@@ -182,6 +211,11 @@ def worker_main(cfg: dict, name: str, parent_pid: int, ready: Any = None, index:
     from ..pipeline import Pipeline
 
     settings = ServiceSettings(**cfg)
+
+    def mark() -> None:
+        if busy_since is not None:
+            busy_since[index] = time.monotonic()
+
     cv2.setNumThreads(max(1, settings.pipeline.threads))
     store = Store(settings.db)
     pipeline = Pipeline(settings.pipeline)
@@ -202,19 +236,22 @@ def worker_main(cfg: dict, name: str, parent_pid: int, ready: Any = None, index:
             try:
                 if state["stop"]:
                     raise _Stop()
-                run_job(store, pipeline, settings, job, name)
+                run_job(store, pipeline, settings, job, name, page_started=mark)
             except _Stop:
                 store.release_job(job.id, name)
                 log.info("stopped: job %d queued again", job.id)
                 break
             finally:
                 state["busy"] = False
+                if busy_since is not None:
+                    busy_since[index] = 0.0
     finally:
         pipeline.close()
         store.close()
 
 
 # ------------------------------------------------------------------ in the service process
+
 
 def worker_count(settings: ServiceSettings) -> int:
     return max(1, settings.workers or min(4, os.cpu_count() or 1))
@@ -235,6 +272,7 @@ class WorkerPool:
         self.procs: list[Optional[mp.process.BaseProcess]] = [None] * self.n
         self._ctx = mp.get_context("spawn")
         self._ready = self._ctx.Array("b", self.n, lock=False)  # set by each worker once its models are loaded
+        self._since = self._ctx.Array("d", self.n, lock=False)  # when each worker began its page in hand (0: idle)
         self._stop = threading.Event()
         self._stopping = False
         self._lock = threading.Lock()  # no worker is replaced while the pool is being stopped
@@ -243,7 +281,8 @@ class WorkerPool:
 
     def _spawn(self, i: int) -> None:
         self._ready[i] = 0
-        p = self._ctx.Process(target=worker_main, args=(self.cfg, self.names[i], os.getpid(), self._ready, i),
+        self._since[i] = 0.0
+        p = self._ctx.Process(target=worker_main, args=(self.cfg, self.names[i], os.getpid(), self._ready, i, self._since),
                               name=f"extractor-worker-{i + 1}", daemon=True)
         p.start()
         self.procs[i] = p
@@ -266,6 +305,7 @@ class WorkerPool:
         last_recover = 0.0
         try:
             while not self._stop.wait(1.0):
+                self._enforce_page_limits(store)
                 for i, p in enumerate(self.procs):
                     if p is None or p.is_alive():
                         continue
@@ -285,6 +325,41 @@ class WorkerPool:
             log.exception("worker supervisor stopped")
         finally:
             store.close()
+
+    def _enforce_page_limits(self, store: Store) -> None:
+        """A worker whose page in hand has run past ``page_timeout``, or which holds more than
+        ``page_memory_mb`` of memory, is killed (it is replaced by the supervisor loop) and its job
+        and document fail with the reason, so the file is never tried again by another worker."""
+        lim = self.settings.pipeline
+        for i, p in enumerate(self.procs):
+            since = self._since[i]
+            if p is None or since <= 0 or not p.is_alive():
+                continue
+            over = None
+            if lim.page_timeout > 0 and time.monotonic() - since > lim.page_timeout:
+                over = ("page_timeout", f"reading it took longer than {lim.page_timeout:g} s")
+            elif lim.page_memory_mb > 0:
+                rss = rss_mb(p.pid)
+                if rss > lim.page_memory_mb:
+                    over = ("page_memory", f"reading it took {rss:.0f} MB, over the limit of {lim.page_memory_mb} MB")
+            if over is None:
+                continue
+            with self._lock:
+                if self._stopping:
+                    return
+                p.kill()
+                p.join(10)
+                self._since[i] = 0.0
+                for job in store.list_jobs(state="running"):
+                    if job.worker != self.names[i]:
+                        continue
+                    category, why = over
+                    reason = f"page {job.pages_done + 1}: {why}; its worker was replaced"
+                    log.error("job %d: %s: %s", job.id, category, reason)
+                    info = store.get_document(job.document_id)
+                    store.fail_document(info.content_hash, info.source, reason, category=category, stage="pipeline",
+                                        n_pages=job.pages_total or 0)
+                    store.update_job(job.id, state="failed", error=f"{category}: {reason}")
 
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM to every worker (each puts its job back in the queue), then wait; kill stragglers.
