@@ -78,6 +78,10 @@ def test_every_read_needs_a_valid_key(client, store, seeded, tmp_path):
                          ("GET", "/api//documents"), ("GET", "/nothing-here"), ("POST", "/healthz/../api/jobs")]:
         status, headers, body, _ = _asgi(client.app, method, path, [])
         assert status == 401 and json.loads(body)["error"] == "api_key_missing", (method, path, status, body)
+    # the open static mount leads nowhere else
+    for path in ("/static/../api/documents", "/static/%2e%2e/api/documents", "/review/../api/documents"):
+        status, _, body, _ = _asgi(client.app, "GET", path, [])
+        assert status in (401, 404) and b"content_hash" not in body, (path, status, body)
     # with a key: an unknown route or method is JSON too
     _err(client.get("/API/documents"), 404, "not_found")
     _err(client.request("OPTIONS", "/api/documents"), 405, "method_not_allowed")
@@ -199,6 +203,7 @@ def test_odd_ids_boxes_and_parameters_get_json_4xx(client, seeded):
     huge = "A" * 10_000
     for r in (client.get(f"/api/documents/{seeded}/review/queue", params={"below": huge}),
               client.get(f"/api/documents/{huge}"), client.get(base, params={"box": huge}),
+              client.get(f"/api/documents/{seeded}/tables/{huge}.csv"),
               client.post(f"/api/documents/{seeded}/reviews", json={"target": huge, "id": 1, "action": "accept"}),
               client.post(f"/api/documents/{seeded}/reviews", content=huge, headers={"content-type": "application/json"})):
         assert r.status_code == 422 and set(r.json()) == {"error", "detail"}, r.text[:300]

@@ -21,6 +21,7 @@ import secrets
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -427,13 +428,11 @@ def _validation_detail(e: RequestValidationError) -> str:
 def _db_failure(e: DBAPIError) -> tuple[int, str, str]:
     """(status, code, detail) for a database error: 503 database_unavailable when the database does not
     take writes or cannot be reached, else 500. Never the SQL or its parameters (an upload's bytes)."""
-    orig = getattr(e, "orig", None)
-    msg = (str(orig).splitlines() or [""])[0][:200] if orig is not None else ""
-    low = msg.lower()
+    low = str(getattr(e, "orig", "") or "").lower()
     if "readonly" in low or "read-only" in low:
-        return 503, "database_unavailable", f"the database is read-only and takes no writes now ({msg})"
-    if isinstance(e, OperationalError):
-        return 503, "database_unavailable", f"the database cannot be used now ({msg or type(e).__name__})"
+        return 503, "database_unavailable", "the database is read-only: it takes no writes now"
+    if isinstance(e, OperationalError):  # its message may name the database host: that goes to the log only
+        return 503, "database_unavailable", "the database cannot be reached or used now"
     return 500, "internal_error", "an unexpected database error; it has been logged"
 
 
@@ -453,6 +452,8 @@ def create_app(settings: Optional[ServiceSettings] = None, *, start_workers: boo
     pool = WorkerPool(s) if start_workers else None
     max_upload = int(s.max_upload_mb * 1_000_000)
     page_cache: OrderedDict[tuple[int, int], Any] = OrderedDict()
+    probed: list[Any] = [-1e9, None]  # when /healthz last probed the database for writes, and what it found
+    probe_lock = threading.Lock()
     cache_lock = threading.Lock()
 
     @asynccontextmanager
@@ -674,7 +675,8 @@ def create_app(settings: Optional[ServiceSettings] = None, *, start_workers: boo
 
     @api_get("/api/documents/{doc_id}/tables/{table_id}.csv", tags=["results"], summary="One table's grid as CSV",
              response_class=Response, responses=csv_response)
-    def result_table(doc_id: DocId, table_id: str, fill_merged: bool = False) -> Response:
+    def result_table(doc_id: DocId, table_id: Annotated[str, PathParam(max_length=100)],
+                     fill_merged: bool = False) -> Response:
         info, doc = extracted(doc_id)
         table = next((t for t in doc.tables() if t.id == table_id), None)
         if table is None:
@@ -775,7 +777,10 @@ def create_app(settings: Optional[ServiceSettings] = None, *, start_workers: boo
              responses={503: {"model": HealthOut, "description": "the database does not take writes or cannot be "
                                                                  "reached"}})
     def health() -> JSONResponse:
-        problem = store.write_problem()
+        with probe_lock:  # the write probe takes the write lock for a moment: at most every 5 s, however
+            if time.monotonic() - probed[0] > 5:  # often /healthz (open to all) is asked
+                probed[:] = [time.monotonic(), store.write_problem()]
+            problem = probed[1]
         try:
             c = store.counts()
         except DBAPIError:
