@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class Settings(BaseModel):
@@ -41,15 +41,48 @@ class Settings(BaseModel):
 API_KEYS_ENV = "EXTRACTOR_API_KEYS"  # "name:key,name2:key2" (adds to the configured keys)
 
 
+def parse_api_keys(value: object, where: str = "api_keys") -> dict[str, str]:
+    """API keys as name -> secret from a mapping ``{name: secret}``, a list of ``"name:secret"`` or one
+    string ``"name:secret,name2:secret2"``. A name or a secret that is empty, and a secret given to two
+    names (whose decisions would then be whose?), are refused (ValueError, naming no secret)."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = [x for x in (p.strip() for p in value.split(",")) if x]
+    if isinstance(value, (list, tuple)):
+        pairs = []
+        for item in value:
+            name, sep, key = str(item).partition(":")
+            if not sep:
+                raise ValueError(f"{where}: expected name:key pairs, got an entry without ':'")
+            pairs.append((name, key))
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        raise ValueError(f"{where}: expected a mapping of name: key, or name:key pairs")
+    keys: dict[str, str] = {}
+    for name, key in pairs:
+        name, key = str(name).strip(), str(key).strip() if key is not None else ""
+        if not name or not key:
+            raise ValueError(f"{where}: every key needs a name and a secret (name {name!r} has "
+                             f"{'none' if not key else 'a secret'})")
+        keys[name] = key
+    if len(set(keys.values())) < len(keys):
+        raise ValueError(f"{where}: two names share one secret; give each its own")
+    return keys
+
+
 class ServiceSettings(BaseModel):
     """Settings of the HTTP service (``extractor serve``); defaults in configs/service.yaml. The
     ``pipeline`` section holds the extraction Settings its job workers use."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # an error never shows the api_keys given
 
     db: Optional[str] = None  # database URL; None: $EXTRACTOR_DB_URL or sqlite:///extractor.db
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 0  # job worker processes (each loads the models, ~1 GB); 0 = one per core, at most 4
-    api_keys: dict[str, str] = {}  # who -> key; writes (upload, review) need one in X-API-Key
+    api_keys: dict[str, str] = {}  # who -> key; every /api request needs one in X-API-Key; the name is the reviewer
     max_upload_mb: float = 50.0  # larger uploads: 413
     max_pages: int = 300  # a document with more pages: 413
     max_pixels: int = 60_000_000  # an image (any frame) with more pixels: 413
@@ -59,6 +92,11 @@ class ServiceSettings(BaseModel):
     max_attempts: int = 3  # a job claimed this many times without finishing (its worker died each time) fails
     page_image_max_side: int = 2400  # page images kept for the review page are scaled down to this side
     pipeline: Settings = Settings()
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys(cls, v: object) -> dict[str, str]:
+        return parse_api_keys(v)
 
     @classmethod
     def load(cls, path: Optional[str | Path] = None, **overrides) -> "ServiceSettings":
@@ -71,11 +109,7 @@ class ServiceSettings(BaseModel):
             with open(path, encoding="utf-8") as f:
                 data = yaml.safe_load(f) or {}
         data.update({k: v for k, v in overrides.items() if v is not None})
-        keys = dict(data.get("api_keys") or {})
-        for item in filter(None, (x.strip() for x in os.environ.get(API_KEYS_ENV, "").split(","))):
-            name, sep, key = item.partition(":")
-            if not sep or not name.strip() or not key.strip():
-                raise ValueError(f"{API_KEYS_ENV}: expected name:key pairs separated by commas, got {item!r}")
-            keys[name.strip()] = key.strip()
-        data["api_keys"] = {str(k): str(v) for k, v in keys.items()}
+        keys = parse_api_keys(data.get("api_keys"))
+        keys.update(parse_api_keys(os.environ.get(API_KEYS_ENV, ""), API_KEYS_ENV))
+        data["api_keys"] = keys
         return cls(**data)

@@ -69,7 +69,8 @@ def settings(db_url):  # noqa: F811
 
 @pytest.fixture
 def client(settings):
-    with TestClient(create_app(settings, start_workers=False)) as c:
+    """The app with KEY sent on every request (``_send`` sends another key, or none)."""
+    with TestClient(create_app(settings, start_workers=False), headers={"X-API-Key": KEY}) as c:
         yield c
 
 
@@ -92,9 +93,18 @@ def seeded(store):
     return store.save_document(budget_doc(), HASH_A, images={1: png})
 
 
+def _send(client, method: str, url: str, key: str | None = KEY, **kw):
+    """A request with ``key`` in X-API-Key, or with no such header at all (None)."""
+    req = client.build_request(method, url, **kw)
+    if key is None:
+        del req.headers["X-API-Key"]
+    else:
+        req.headers["X-API-Key"] = key
+    return client.send(req)
+
+
 def _upload(client, data: bytes, name: str = "scan.pdf", key: str | None = KEY, media: str = "application/pdf"):
-    headers = {"X-API-Key": key} if key is not None else {}
-    return client.post("/api/jobs", files={"file": (name, data, media)}, headers=headers)
+    return _send(client, "POST", "/api/jobs", key, files={"file": (name, data, media)})
 
 
 def _err(r, status: int, code: str, *words: str) -> dict:
@@ -161,12 +171,11 @@ def test_bad_requests_get_their_4xx_and_leave_nothing_behind(client, store, seed
     _err(client.get("/api/documents/999999/result.xlsx"), 404, "not_found")
     _err(client.get(f"/api/documents/{seeded}/tables/p9-t9.csv"), 404, "not_found", "p9-t9")
     _err(client.get(f"/api/documents/{seeded}/pages/2.png"), 404, "not_found", "no image")
-    _err(client.get(f"/api/documents/{seeded}/pages/1.png?box=1,2,3"), 400, "bad_request", "four numbers")
+    _err(client.get(f"/api/documents/{seeded}/pages/1.png?box=1,2,3"), 422, "bad_request", "four numbers")
     cell = store.find_cell(seeded, "p1-t0:3:2")
     review = {"target": "cell", "id": cell, "action": "correct", "value": "821.29"}
-    _err(client.post(f"/api/documents/{seeded}/reviews", json=review), 401, "api_key_missing")
-    _err(client.post(f"/api/documents/{seeded}/reviews", json=review, headers={"X-API-Key": "nope"}), 401,
-         "api_key_invalid")
+    _err(_send(client, "POST", f"/api/documents/{seeded}/reviews", None, json=review), 401, "api_key_missing")
+    _err(_send(client, "POST", f"/api/documents/{seeded}/reviews", "nope", json=review), 401, "api_key_invalid")
     _err(client.post(f"/api/documents/{seeded}/reviews", json={**review, "id": 10**7}, headers={"X-API-Key": KEY}),
          404, "not_found")
     _err(client.post(f"/api/documents/{seeded + 1}/reviews", json=review, headers={"X-API-Key": KEY}), 404, "not_found")
@@ -228,7 +237,7 @@ def test_review_queue_decisions_and_exports(client, store, seeded):
     whole = Image.open(io.BytesIO(client.get(f"/api/documents/{seeded}/pages/1.png").content))
     assert whole.size == (PAGE_W // 2, PAGE_H // 2)
 
-    # decisions: a correction (who: the key's holder), an acceptance (who: as given)
+    # decisions: a correction, an acceptance (who: the key's holder, always)
     h = {"X-API-Key": KEY}
     r = client.post(f"/api/documents/{seeded}/reviews", headers=h,
                     json={"target": "cell", "id": bad["id"], "action": "correct", "value": "821.29"})
@@ -237,8 +246,8 @@ def test_review_queue_decisions_and_exports(client, store, seeded):
     assert (rv["reviewer"], rv["old_value"], rv["new_value"], rv["old_source"]) == ("王芳", "871.29", "821.29", "ocr")
     assert datetime.fromisoformat(rv["created_at"]) > datetime.now(timezone.utc) - timedelta(minutes=1)
     r = client.post(f"/api/documents/{seeded}/reviews", headers={"X-API-Key": KEY_QA},
-                    json={"target": "kpi", "id": kpi["id"], "action": "accept", "reviewer": "李雷"})
-    assert r.status_code == 201 and r.json()["reviewer"] == "李雷" and r.json()["new_value"] == "≥98%"
+                    json={"target": "kpi", "id": kpi["id"], "action": "accept", "reviewer": "qa"})
+    assert r.status_code == 201 and r.json()["reviewer"] == "qa" and r.json()["new_value"] == "≥98%"
     q2 = client.get(f"/api/documents/{seeded}/review/queue?below=0.9").json()
     assert q2["total"] == q["total"] - 2 and {i["ref"] for i in q2["items"]} == {i["ref"] for i in items} - {bad["ref"], kpi["ref"]}
     p = client.get(f"/api/documents/{seeded}/review/progress?below=0.9").json()
@@ -246,7 +255,7 @@ def test_review_queue_decisions_and_exports(client, store, seeded):
     assert p["fraction_done"] == pytest.approx(2 / q["total"], abs=1e-4)
     hist = client.get(f"/api/documents/{seeded}/reviews").json()
     assert [(x["action"], x["reviewer"], x["old_value"], x["new_value"]) for x in hist] == [
-        ("correct", "王芳", "871.29", "821.29"), ("accept", "李雷", "≥98%", "≥98%")]
+        ("correct", "王芳", "871.29", "821.29"), ("accept", "qa", "≥98%", "≥98%")]
     doc_info = client.get(f"/api/documents/{seeded}").json()
     assert doc_info["review"]["cells_corrected"] == 1 and doc_info["tables"][0]["csv"].endswith("/tables/p1-t0.csv")
 
@@ -301,11 +310,13 @@ def test_openapi_document_matches_the_routes(client):
               for m in r.methods}
     documented = {(p, m) for p, ops in spec["paths"].items() for m in ops}
     assert routes == documented
-    writes = {(p, m) for p, ops in spec["paths"].items() for m, op in ops.items() if op.get("security")}
-    assert writes == {("/api/jobs", "post"), ("/api/documents/{doc_id}/reviews", "post")}
+    keyed = {(p, m) for p, ops in spec["paths"].items() for m, op in ops.items() if op.get("security")}
+    assert keyed == {(p, m) for p, m in documented if p.startswith("/api/")}  # reads too
+    assert all("401" in op["responses"] for p, ops in spec["paths"].items() if p.startswith("/api/")
+               for op in ops.values())
     assert spec["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey", "in": "header", "name": "X-API-Key",
-        "description": "a key from the service's api_keys (uploads and reviews)"}
+        "description": "a key from the service's api_keys: every request under /api needs one"}
     upload = spec["paths"]["/api/jobs"]["post"]
     assert {"202", "400", "401", "413", "415", "422"} <= set(upload["responses"])
     assert "multipart/form-data" in upload["requestBody"]["content"]

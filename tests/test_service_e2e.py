@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -103,7 +104,7 @@ class Service:
         return r.json()
 
     def job(self, job_id: int) -> dict:
-        return httpx.get(f"{self.base}/api/jobs/{job_id}", timeout=30).json()
+        return httpx.get(f"{self.base}/api/jobs/{job_id}", headers={"X-API-Key": KEY}, timeout=30).json()
 
     def wait(self, job_id: int, until=lambda j: j["state"] in ("done", "failed"), timeout: float = 240) -> dict:
         deadline = time.monotonic() + timeout
@@ -115,7 +116,7 @@ class Service:
         raise AssertionError(f"job {job_id} stuck at {self.job(job_id)}\n" + self.log())
 
     def get(self, path: str) -> httpx.Response:
-        r = httpx.get(self.base + path, timeout=60)
+        r = httpx.get(self.base + path, headers={"X-API-Key": KEY}, timeout=60)
         assert r.status_code == 200, (path, r.status_code, r.text)
         return r
 
@@ -199,7 +200,7 @@ def service(tmp_path_factory):
                     reason="Debian's chromium is not installed (make test installs it)")
 def test_review_page_in_a_browser(service, scans, tmp_path):
     from openpyxl import load_workbook
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM, "chromium is missing: `make test` installs it (apt-get install chromium)"
 
@@ -213,17 +214,20 @@ def test_review_page_in_a_browser(service, scans, tmp_path):
         try:
             page = browser.new_page(accept_downloads=True)
             page.goto(f"{service.base}/review/{doc_id}")
-            page.wait_for_selector("#queue .item, #queue li.empty")  # a clean scan may have nothing below 0.9
-            # the settings, by keyboard: who, the key, a threshold that flags enough cells
-            page.focus("#reviewer")
-            page.keyboard.type("测试员")
-            page.keyboard.press("Tab")
+            page.wait_for_selector("#api-key:focus")  # the page asks for the key: nothing is shown without it
             page.keyboard.type(KEY)
-            page.keyboard.press("Tab")
+            page.keyboard.press("Enter")  # the queue loads with the key, the holder's name is shown
+            page.wait_for_selector("#queue .item, #queue li.empty")  # a clean scan may have nothing below 0.9
+            # (expect, not wait_for_function: its polling evaluates a string, which the page's CSP forbids)
+            expect(page.locator("#who")).to_contain_text("测试员")
+            assert page.evaluate("sessionStorage.getItem('extractor.apiKey')") == KEY
+            assert page.evaluate("localStorage.getItem('extractor.apiKey')") is None  # not remembered
+            # a threshold that flags enough cells, by keyboard
+            page.focus("#below")
             page.keyboard.press("Control+A")
             page.keyboard.type("0.995")
             page.keyboard.press("Enter")  # the queue reloads at 0.995 and the first item gets the focus
-            page.wait_for_function("document.querySelector('#progress-text').textContent.includes('below 0.995')")
+            expect(page.locator("#progress-text")).to_contain_text("below 0.995")
             page.wait_for_selector("#queue .item")
             count = lambda: page.locator("#queue .item").count()  # noqa: E731
             start = count()
@@ -250,7 +254,7 @@ def test_review_page_in_a_browser(service, scans, tmp_path):
             assert [a for _, a, _ in decided] == ["correct", "correct", "accept"]
             assert count() == start - 3  # the queue shrank
             assert page.locator("#queue-count").text_content() != first_text
-            page.wait_for_function("document.querySelector('#progress-text').textContent.startsWith('3 of')")
+            expect(page.locator("#progress-text")).to_have_text(re.compile(r"^3 of"))
             assert "2 corrected" in page.locator("#progress-text").text_content()
             with page.expect_download() as dl:
                 page.click("#dl-xlsx")

@@ -706,6 +706,37 @@ class Store:
             jobs = s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all()
         return {"documents": {k: int(n) for k, n in docs}, "jobs": {k: int(n) for k, n in jobs}}
 
+    def write_problem(self) -> Optional[str]:
+        """None when the database takes writes; else why not: "read-only" (a SQLite file or URI opened
+        read-only, a PostgreSQL standby or read-only transaction default) or "unavailable" (no
+        connection). Nothing is written: on SQLite a write that touches no row is started and rolled
+        back (SQLite refuses it at once on a read-only database), waiting at most 0.2 s for another
+        writer's lock (a busy database is a writable one)."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with self.engine.connect() as c:
+                if self.dialect == "postgresql":
+                    ro = c.exec_driver_sql("SHOW transaction_read_only").scalar()
+                    return "read-only" if str(ro).lower() == "on" else None
+                c.exec_driver_sql("PRAGMA busy_timeout = 200")
+                try:
+                    c.execute(text("DELETE FROM jobs WHERE 0"))
+                except DBAPIError as e:
+                    msg = str(e.orig).lower()
+                    if "readonly" in msg or "read-only" in msg:
+                        return "read-only"
+                    if "locked" in msg or "busy" in msg:
+                        return None
+                    raise
+                finally:
+                    c.rollback()
+                    c.exec_driver_sql("PRAGMA busy_timeout = 30000")
+        except DBAPIError:
+            return "unavailable"
+        return None
+
     # ---- batch processing (extractor/batch): runs, the file inventory, page results one at a time
     #
     # A batch registers a document (``register_document``), keeps each page as soon as it is read

@@ -1,17 +1,44 @@
 // The review page: /review lists the documents, /review/{id} works one document's review queue.
 // Keyboard alone: Enter accepts the value (or saves the correction typed over it), Tab moves on,
 // Shift+Tab goes back, Esc restores the extracted text. Decided items leave the queue.
+// Every /api request (reads, page images and downloads too) carries the API key in X-API-Key; the
+// service records the key's name as the reviewer. The key is kept in this tab only (memory and
+// sessionStorage) unless "remember on this computer" is ticked (then localStorage).
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
+const KEY_ITEM = "extractor.apiKey";
+
+function storage(kind) {  // null where the browser refuses storage
+  try { return kind === "local" ? window.localStorage : window.sessionStorage; } catch (e) { return null; }
+}
+
 const store = {
-  get key() { return localStorage.getItem("extractor.apiKey") || ""; },
-  set key(v) { localStorage.setItem("extractor.apiKey", v); },
-  get reviewer() { return localStorage.getItem("extractor.reviewer") || ""; },
-  set reviewer(v) { localStorage.setItem("extractor.reviewer", v); },
-  get below() { return localStorage.getItem("extractor.below") || ""; },
-  set below(v) { localStorage.setItem("extractor.below", v); },
+  memoryKey: "",
+  get key() {
+    if (this.memoryKey) return this.memoryKey;
+    for (const kind of ["session", "local"]) {
+      const v = storage(kind) && storage(kind).getItem(KEY_ITEM);
+      if (v) return v;
+    }
+    return "";
+  },
+  setKey(v, remember) {
+    this.memoryKey = v;
+    for (const kind of ["session", "local"]) if (storage(kind)) storage(kind).removeItem(KEY_ITEM);
+    const where = storage(remember ? "local" : "session");
+    if (v && where) where.setItem(KEY_ITEM, v);
+  },
+  get remembered() { return !!(storage("local") && storage("local").getItem(KEY_ITEM)); },
+  get below() { return (storage("local") && storage("local").getItem("extractor.below")) || ""; },
+  set below(v) { if (storage("local")) storage("local").setItem("extractor.below", v); },
 };
+
+function withKey(options) {
+  const o = Object.assign({}, options || {});
+  o.headers = Object.assign({}, o.headers || {}, store.key ? { "X-API-Key": store.key } : {});
+  return o;
+}
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -32,7 +59,7 @@ function say(msg, ok) {
 }
 
 async function api(path, options) {
-  const r = await fetch(path, options);
+  const r = await fetch(path, withKey(options));
   let body = null;
   try { body = await r.json(); } catch (e) { body = null; }
   if (!r.ok) {
@@ -46,18 +73,96 @@ async function api(path, options) {
 
 // ---------------------------------------------------------------- settings in the header
 
+function askForKey(msg) {
+  say(msg || "Enter the API key (the service's X-API-Key) at the top, then Enter.");
+  $("#api-key").focus();
+}
+
+async function showHolder() {  // whose key it is: the name the service records with each decision
+  try {
+    $("#who").textContent = store.key ? `reviewing as ${(await api("/api/me")).name}` : "";
+  } catch (e) {
+    $("#who").textContent = "";
+  }
+}
+
+function applyKey() {  // a new key: keep it (this tab, or this computer if ticked) and load the page again
+  const v = $("#api-key").value.trim();
+  if (v === store.key) return false;
+  store.setKey(v, $("#remember").checked);
+  showHolder();
+  load();
+  return true;
+}
+
 function setupSettings() {
-  const key = $("#api-key"), who = $("#reviewer"), below = $("#below");
+  const key = $("#api-key"), below = $("#below"), remember = $("#remember");
+  $("#settings").addEventListener("submit", (ev) => ev.preventDefault());
   key.value = store.key;
-  who.value = store.reviewer;
+  remember.checked = store.remembered;
   below.value = store.below;
-  key.addEventListener("change", () => { store.key = key.value.trim(); });
-  who.addEventListener("change", () => { store.reviewer = who.value.trim(); });
+  key.addEventListener("change", applyKey);
+  remember.addEventListener("change", () => store.setKey(store.key, remember.checked));
   below.addEventListener("change", () => { store.below = below.value.trim(); if (state.docId) loadQueue(); });
-  for (const input of [key, who, below]) {
+  for (const input of [key, below]) {
     input.addEventListener("keydown", (ev) => {  // Enter: done here, on to the queue (a new threshold reloads it)
-      if (ev.key === "Enter") { ev.preventDefault(); input.blur(); focusItem(0); }
+      if (ev.key !== "Enter") return;
+      ev.preventDefault();
+      if (input === key && applyKey()) return;  // the queue gets the focus once loaded
+      input.blur();
+      focusItem(0);
     });
+  }
+}
+
+// ---------------------------------------------------------------- images and downloads, fetched with the key
+
+const lazy = "IntersectionObserver" in window
+  ? new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting) { lazy.unobserve(e.target); showImage(e.target); }
+  }, { rootMargin: "600px" })
+  : null;
+
+async function showImage(img) {
+  try {
+    const r = await fetch(img.dataset.src, withKey());
+    if (!r.ok) throw new Error(`${r.status}`);
+    img.src = URL.createObjectURL(await r.blob());
+  } catch (e) {
+    img.alt = `scan not loaded (${e.message})`;
+  }
+}
+
+function forgetImages(node) {  // blob URLs hold their images until revoked
+  node.querySelectorAll("img").forEach((img) => {
+    if (lazy) lazy.unobserve(img);
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  });
+}
+
+function fileName(r, fallback) {
+  const cd = r.headers.get("Content-Disposition") || "";
+  const m = cd.match(/filename\*=UTF-8''([^;]+)/i);
+  try { return m ? decodeURIComponent(m[1]) : fallback; } catch (e) { return fallback; }
+}
+
+async function download(ev) {
+  ev.preventDefault();
+  const a = ev.currentTarget;
+  try {
+    const r = await fetch(a.href, withKey());
+    if (!r.ok) {
+      const body = await r.json().catch(() => null);
+      throw new Error((body && body.detail) || `${r.status}`);
+    }
+    const url = URL.createObjectURL(await r.blob());
+    const tmp = el("a", { href: url, download: fileName(r, a.href.split("/").pop()) });
+    document.body.append(tmp);
+    tmp.click();
+    tmp.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (e) {
+    say(`Download failed: ${e.message}`);
   }
 }
 
@@ -122,12 +227,14 @@ function itemNode(it) {
   input.value = it.value;
   const li = el("li", { class: "item" + (it.broken_checks.length ? " broken" : ""), "data-key": `${it.target}:${it.id}`,
                         "data-ref": it.ref, "data-target": it.target },
-    el("figure", {}, it.image_url ? el("img", { src: it.image_url, alt: `scan of ${it.ref}`, loading: "lazy" })
+    el("figure", {}, it.image_url ? el("img", { "data-src": it.image_url, alt: `scan of ${it.ref}` })
                                   : el("span", { text: "no image" })),
     el("div", { class: "body" },
       el("div", { class: "where", text: where }), headers, reasons,
       el("div", { class: "extracted" }, "Extracted: ", el("span", { class: "orig", text: it.value === "" ? "(empty)" : it.value })),
       input));
+  const img = li.querySelector("img");
+  if (img) { if (lazy) lazy.observe(img); else showImage(img); }
   input.addEventListener("keydown", (ev) => onKey(ev, it, li, input));
   input.addEventListener("input", () => input.classList.toggle("changed", input.value !== it.value));
   input.addEventListener("focus", () => {
@@ -165,8 +272,7 @@ function onKey(ev, it, li, input) {
 
 async function decide(it, li, input) {
   if (!store.key) {
-    say("Enter your API key at the top first (the service's X-API-Key).");
-    $("#api-key").focus();
+    askForKey();
     return;
   }
   if (li.dataset.busy) return;
@@ -174,11 +280,11 @@ async function decide(it, li, input) {
   const value = input.value;
   const body = { target: it.target, id: it.id, action: value === it.value ? "accept" : "correct" };
   if (body.action === "correct") body.value = value;
-  if (store.reviewer) body.reviewer = store.reviewer;
   try {
     const rv = await api(`/api/documents/${state.docId}/reviews`, {
-      method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": store.key }, body: JSON.stringify(body) });
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const next = inputs().indexOf(input);
+    forgetImages(li);
     li.remove();
     state.items = state.items.filter((x) => !(x.target === it.target && x.id === it.id));
     state.total = Math.max(0, state.total - 1);
@@ -189,9 +295,9 @@ async function decide(it, li, input) {
     showProgress(await api(`/api/documents/${state.docId}/review/progress` + (threshold() === null ? "" : `?below=${threshold()}`)));
   } catch (e) {
     delete li.dataset.busy;
-    if (e.status === 404) { li.remove(); say(`${it.ref} is gone: ${e.message}`); return; }
-    say(e.status === 401 ? `API key refused: ${e.message}` : `Not saved: ${e.message}`);
-    if (e.status === 401) $("#api-key").focus();
+    if (e.status === 404) { forgetImages(li); li.remove(); say(`${it.ref} is gone: ${e.message}`); return; }
+    if (e.status === 401) askForKey(`API key refused: ${e.message}`);
+    else say(`Not saved: ${e.message}`);
   }
 }
 
@@ -200,6 +306,7 @@ async function loadQueue() {
   state.items = q.items;
   state.total = q.total;
   const list = $("#queue");
+  forgetImages(list);
   list.replaceChildren(...q.items.map(itemNode));
   if (!q.items.length) list.append(el("li", { class: "empty", text: `Nothing left to review below ${q.below}.` }));
   showCount();
@@ -207,7 +314,7 @@ async function loadQueue() {
   focusItem(0);
 }
 
-async function showDocument(id) {
+async function showDocument(id, run) {
   state.docId = id;
   $("#review").hidden = false;
   const base = `/api/documents/${id}`;
@@ -216,6 +323,7 @@ async function showDocument(id) {
   $("#dl-kpis").href = `${base}/kpis.csv`;
   $("#dl-cells").href = `${base}/cells.csv`;
   for (;;) {
+    if (run !== state.run) return;  // a newer load (a new key) took over
     const d = await api(base);
     $("#doc-name").textContent = `${d.name} (document ${d.id})`;
     document.title = `review · ${d.name}`;
@@ -229,15 +337,25 @@ async function showDocument(id) {
   await loadQueue();
 }
 
-async function main() {
-  setupSettings();
+async function load() {
+  const run = state.run = (state.run || 0) + 1;
+  if (!store.key) { askForKey(); return; }
+  say("");
   const m = location.pathname.match(/^\/review\/(\d+)\/?$/);
   try {
-    if (m) await showDocument(parseInt(m[1], 10));
+    if (m) await showDocument(parseInt(m[1], 10), run);
     else await showDocuments();
   } catch (e) {
-    say(`Could not load: ${e.message}`);
+    if (e.status === 401) askForKey(`API key refused: ${e.message}`);
+    else say(`Could not load: ${e.message}`);
   }
+}
+
+function main() {
+  setupSettings();
+  for (const a of document.querySelectorAll("#downloads a")) a.addEventListener("click", download);
+  showHolder();
+  load();
 }
 
 main();
