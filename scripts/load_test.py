@@ -126,7 +126,7 @@ def main() -> int:
 
         states: dict[int, dict] = {}
         while time.monotonic() - t0 < args.timeout:
-            states = {j: httpx.get(f"{base}/api/jobs/{j}", timeout=30).json() for j in jobs}
+            states = {j: httpx.get(f"{base}/api/jobs/{j}", headers={"X-API-Key": KEY}, timeout=30).json() for j in jobs}
             if all(s["state"] in ("done", "failed") for s in states.values()):
                 break
             time.sleep(1.0)

@@ -191,14 +191,14 @@ def test_the_service_fails_a_render_bomb_and_reads_the_next_document(tmp_path):
 
 @pytest.mark.slow
 def test_a_page_past_page_timeout_costs_the_worker_not_the_service(tmp_path):
-    """A page that runs past ``page_timeout`` as a whole (here: any page, with a 1 s limit): the
+    """A page that runs past ``page_timeout`` as a whole (here: a page at 400 dpi, with a 1 s limit): the
     supervisor kills the worker, the job and its document fail with page_timeout at once (never
     queued again), and a fresh worker is ready."""
     from test_service_e2e import KEY, Service
 
     svc = Service(tmp_path, f"sqlite:///{tmp_path / 'service.db'}")
     svc.cfg.write_text(json.dumps({"api_keys": {"测试员": KEY}, "poll_seconds": 0.2,
-                                   "pipeline": {"dpi": 150, "page_timeout": 1}}), encoding="utf-8")
+                                   "pipeline": {"dpi": 400, "page_timeout": 1}}), encoding="utf-8")
     svc.start()
     try:
         before = set(svc.workers())
@@ -240,3 +240,28 @@ def _rss_mb(pid: int) -> float:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def test_a_job_whose_document_failed_ends_failed_with_the_right_label(pipeline, tmp_path):
+    """A 1x1 PNG uploaded to the service: its job ends ``failed`` (not ``done``) and says the page was
+    too small; a job whose document is read ends ``done``."""
+    import hashlib
+
+    from extractor.config import ServiceSettings
+    from extractor.service.worker import run_job
+    from extractor.store import Store
+
+    settings = ServiceSettings(db=f"sqlite:///{tmp_path / 's.db'}")
+    with Store(settings.db) as store:
+        store.upgrade()
+        got = {}
+        for name in ("tiny_1x1.png", "sample.pdf"):
+            data = (FUZZ / name if name != "sample.pdf" else SAMPLE).read_bytes()
+            job, _ = store.submit_upload(hashlib.sha256(data).hexdigest(), name, data, 1,
+                                         "image/png" if name.endswith(".png") else "application/pdf")
+            run_job(store, pipeline, settings, store.next_queued("w"), "w")
+            got[name] = (store.get_job(job.id), store.get_document(job.document_id))
+    job, doc = got["tiny_1x1.png"]
+    assert (job.state, doc.status) == ("failed", "failed") and "page 1: page_too_small" in job.error, job
+    job, doc = got["sample.pdf"]
+    assert job.state == "done" and doc.status in ("done", "partial"), (job, doc)

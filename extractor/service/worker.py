@@ -13,6 +13,10 @@ service instance on the same database can run it, and nothing is lost when a ser
 - a worker that dies under a job (the OOM killer, a crash in a native library) is replaced and its
   job released; a job whose workers died ``max_attempts`` times is failed, so one poisonous file
   cannot take the workers down forever;
+- a page that runs past ``page_timeout`` or a worker grown past ``page_memory_mb`` (settings of the
+  pipeline): the supervisor kills the worker (it is replaced) and fails the job and its document with
+  that reason at once, so the file is not tried again; rendering itself runs in a sandbox
+  (ingest.sandbox) whose limits fail only the page;
 - the service stops its workers with SIGTERM: the job in hand is put back in the queue; workers die
   with the service (PR_SET_PDEATHSIG) when it is killed outright.
 """
