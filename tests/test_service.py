@@ -19,8 +19,10 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -339,13 +341,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_twenty_concurrent_uploads_over_http_are_all_kept(settings, tmp_path):
-    """Real HTTP on loopback (uvicorn in a thread, API only): 20 different files at once, plus one of
-    them again; 20 documents, 20 jobs, 20 stored files, no error."""
-    import httpx
+@contextmanager
+def _serving(settings: ServiceSettings) -> Iterator[int]:
+    """The app over real HTTP (uvicorn in a thread, API only) on a free loopback port, yielded."""
     import uvicorn
 
-    files = [_pdf(tmp_path / f"f{i}.pdf", seed=i) for i in range(20)]
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, start_workers=False), host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -356,7 +356,19 @@ def test_twenty_concurrent_uploads_over_http_are_all_kept(settings, tmp_path):
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.started
+        yield port
+    finally:
+        server.should_exit = True
+        th.join(timeout=30)
 
+
+def test_twenty_concurrent_uploads_over_http_are_all_kept(settings, tmp_path):
+    """Real HTTP on loopback (uvicorn in a thread, API only): 20 different files at once, plus one of
+    them again; 20 documents, 20 jobs, 20 stored files, no error."""
+    import httpx
+
+    files = [_pdf(tmp_path / f"f{i}.pdf", seed=i) for i in range(20)]
+    with _serving(settings) as port:
         def send(i: int):
             return httpx.post(f"http://127.0.0.1:{port}/api/jobs", headers={"X-API-Key": KEY},
                               files={"file": (f"f{i}.pdf", files[i % 20], "application/pdf")}, timeout=60)
@@ -369,9 +381,6 @@ def test_twenty_concurrent_uploads_over_http_are_all_kept(settings, tmp_path):
         with Store(settings.db) as s:
             assert len(s.list_jobs(state="queued")) == 20 and len(s.list_documents("pending")) == 20
             assert sorted(s.load_upload(j["document_id"]).data for j in jobs[:20]) == sorted(files)
-    finally:
-        server.should_exit = True
-        th.join(timeout=30)
 
 
 def test_jobs_of_a_dead_service_are_queued_again(store, seeded):

@@ -9,8 +9,6 @@ import json
 import os
 import re
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from fastapi.testclient import TestClient
 from extractor.config import ServiceSettings
 from extractor.service import create_app
 from extractor.store import Store
-from test_service import KEY, KEY_QA, KEYS, _err, _free_port, _pdf, _send, _upload, client, seeded, settings, store  # noqa: F401
+from test_service import KEY, KEY_QA, KEYS, _err, _pdf, _serving, _send, _upload, client, seeded, settings, store  # noqa: F401
 from test_store import HASH_A, budget_doc, db_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,17 +138,7 @@ def test_an_upload_without_a_key_is_refused_before_its_body_is_read(client):
 def test_over_http_the_refusal_comes_before_the_body_is_sent(settings):
     """Real HTTP (uvicorn on loopback): the headers of a 50 MB upload without a key, no body at all;
     the 401 comes back at once."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, start_workers=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with _serving(settings) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=x\r\n"
                          b"Content-Length: 50000000\r\n\r\n")
@@ -162,9 +150,6 @@ def test_over_http_the_refusal_comes_before_the_body_is_sent(settings):
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 401"), answer
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "api_key_missing"
-    finally:
-        server.should_exit = True
-        th.join(timeout=30)
 
 
 # ------------------------------------------------------------------ the reviewer is the key's name
