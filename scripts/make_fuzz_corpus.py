@@ -1,4 +1,5 @@
-"""Write the hostile-input corpus under tests/fuzz/ (small files; run it again to regenerate).
+"""Write the hostile-input corpus (by default under tests/fuzz/, which git ignores; tests/test_fuzz.py
+writes it afresh for each test session).
 
 Every file here is something a user's archive or an attacker could hand the service or the batch
 runner; tests/test_fuzz.py runs each through the pipeline, the service and the batch runner and
