@@ -423,7 +423,8 @@ class RayEngine:
             if now - since > self.task_timeout:
                 ray.kill(self._actors[i], no_restart=False)  # restarted with its models
                 self._busy.pop(ref)
-                out.append(Outcome(task, ok=False, error=f"timed out after {self.task_timeout:.0f} s"))
+                out.append(Outcome(task, ok=False, category="page_timeout",
+                                   error=f"timed out after {self.task_timeout:.0f} s; its actor was restarted"))
                 self._free.append(i)
         return out
 
