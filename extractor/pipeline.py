@@ -32,7 +32,9 @@ from .ocr.cells import CellReader, ReadJob
 from .ocr.normalize import restore_codes, restore_numbering
 from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
-from .table import GridTable, find_tables, table_from_text_boxes
+from .table import GridTable, find_tables
+from .table.align import Line as AlignLine
+from .table.align import table_from_lines, text_table_regions
 from .table.continuation import link_continuations
 
 log = logging.getLogger(__name__)
@@ -477,17 +479,9 @@ class Pipeline:
         lines = [_Line([float(v) for v in b], r.text, r.char_probs) for b, r in zip(boxes, reads[0] or []) if r.text]
         ruled = list(zip(grids, reads[1:]))
 
-        # layout tables with no ruled grid: rebuild from text alignment
-        fallback: list[GridTable] = []
-        for lt in layout_tables:
-            if any(iou(lt, g.bbox) > 0.3 or inside_frac(lt, g.bbox) > 0.6 for g in grids):
-                continue
-            inside = [ln for ln in lines if inside_frac(ln.bbox, lt) > 0.6]
-            if len(inside) >= 4:
-                try:
-                    fallback.append(table_from_text_boxes([tuple(ln.bbox) for ln in inside], tuple(lt)))
-                except Exception as e:
-                    failures.append(Failure(stage="table", category="text_fallback", message=str(e), page=number))
+        # tables with no ruled grid (borderless, 三线表, rules faded away): regions from the layout
+        # model and from the text's own alignment, structure from the alignment (table.align)
+        fallback = self._unruled_tables(gray, grids, lines, layout_tables, failures, number)
         if fallback:
             ruled += list(zip(fallback, self._read_all([ReadJob(gray, [c.bbox for c in g.cells]) for g in fallback],
                                                        failures, number)))
@@ -510,6 +504,34 @@ class Pipeline:
         page.failures = failures
         page.seconds = round(time.perf_counter() - t0, 3)
         return page
+
+    @staticmethod
+    def _unruled_tables(gray: np.ndarray, grids: list[GridTable], lines: list[_Line], layout_tables: list,
+                        failures: list[Failure], number: int) -> list[GridTable]:
+        """Grids from text alignment where no ruled grid is: each candidate region (the layout
+        model's tables, then runs of aligned rows found in the text itself) that overlaps no ruled
+        grid and no table already built, and whose lines show table evidence (align.is_table)."""
+        texts = [AlignLine(tuple(ln.bbox), ln.text) for ln in lines
+                 if not any(inside_frac(ln.bbox, g.bbox) > 0.5 for g in grids)]
+        out: list[GridTable] = []
+        try:
+            cands = [tuple(r) for r in layout_tables] + text_table_regions(texts, gray.shape[1])
+        except Exception as e:  # noqa: BLE001
+            failures.append(Failure(stage="table", category="text_fallback", message=str(e), page=number))
+            return out
+        for reg in cands:
+            if any(iou(reg, g.bbox) > 0.3 or inside_frac(reg, g.bbox) > 0.6 for g in grids + out):
+                continue
+            inside = [t for t in texts if inside_frac(t.bbox, reg) > 0.6]
+            try:
+                g = table_from_lines(inside, gray)
+            except Exception as e:  # noqa: BLE001
+                failures.append(Failure(stage="table", category="text_fallback", message=str(e), page=number))
+                continue
+            if g is not None and not any(iou(g.bbox, o.bbox) > 0.3 or inside_frac(g.bbox, o.bbox) > 0.6
+                                         for o in grids + out):
+                out.append(g)
+        return out
 
     def _read_all(self, jobs: list[ReadJob], failures: list[Failure], number: int) -> list[Optional[list]]:
         """Every job's reads in one batched call; if that fails, job by job, so one bad table

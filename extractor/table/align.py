@@ -1,0 +1,296 @@
+"""Table structure from text alignment, for tables whose rulings are faded or were never drawn
+(borderless tables, 三线表, old photocopies).
+
+Input: the page's text-line boxes (from text detection) and, optionally, the page image (to tell a
+header that spans columns from two cells whose texts the detector ran together). Output: a
+``GridTable`` with ``source="text"`` in page pixels, like a ruled grid, so every later stage reads
+it the same way.
+
+- **Rows**: boxes grouped by vertical overlap; a row that sits tight under the one above it (closer
+  than the rows' usual spacing) and holds text only in columns the row above also holds is a wrapped
+  line of the same cells, and is joined to it.
+- **Columns**: the x positions that (nearly) no row covers with text, at least a character wide,
+  respected by several rows with text on both sides. A spanning header or a title row may cross a
+  separator (up to ~10 % of the rows); a box that crosses one is a spanning cell only where the
+  image shows ink across the separator (a real spanning text), not where it shows a blank gap (two
+  cells the detector merged: they are read apart, from their own crops).
+- **Edges**: a separator sits a padding away from the text it follows when that column's text is
+  right-aligned (numbers), or before the text it precedes when left-aligned, else mid-gap; the outer
+  edges are the text's extent plus the same padding, so the boxes match where the rules would be.
+- **Table evidence** (``is_table``): at least two columns and two rows, most rows holding text in
+  two or more columns, and most cells holding text; titles, prose and diagram labels have none.
+- **Regions** (``text_table_regions``): runs of rows whose text falls into the same columns, found
+  on the page without the layout model; the layout model's table regions are used as well.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .grid import GridCell, GridTable
+
+Box = tuple[float, float, float, float]
+
+# a line above or below a table that names its unit or department: not a table row
+META_LINE = re.compile(r"^\s*(部门|单位|编制单位|预算单位|填报单位|金额单位|报送单位)\s*(名称)?\s*[:：]|单位\s*[:：]\s*(万?元|亿元|千元)")
+SPAN_COVER = 0.12  # share of rows that may cross a column separator (spanning headers, titles)
+
+
+@dataclass
+class Line:
+    bbox: Box
+    text: str = ""
+
+
+def _rows(lines: Sequence[Line]) -> list[list[int]]:
+    """Indices of ``lines`` grouped into rows by vertical overlap, top to bottom, each left to right."""
+    order = sorted(range(len(lines)), key=lambda i: (lines[i].bbox[1] + lines[i].bbox[3]) / 2)
+    rows: list[list[int]] = []
+    spans: list[list[float]] = []
+    for i in order:
+        y0, y1 = lines[i].bbox[1], lines[i].bbox[3]
+        if spans:
+            a, b = spans[-1]
+            if min(b, y1) - max(a, y0) >= 0.5 * min(b - a, y1 - y0):
+                rows[-1].append(i)
+                spans[-1] = [min(a, y0), max(b, y1)]
+                continue
+        rows.append([i])
+        spans.append([y0, y1])
+    return [sorted(r, key=lambda i: lines[i].bbox[0]) for r in rows]
+
+
+NUMBER = re.compile(r"^[-−+(（]?[\d,，.．]*\d[)）%]?$")
+BOX_TO_CHAR = 0.6  # a detected text box is ~1.6 times as tall as its characters (the detector pads it)
+
+
+def _text_height(lines: Sequence[Line]) -> float:
+    """The characters' height: the detected boxes' median height, less the detector's padding."""
+    return BOX_TO_CHAR * float(np.median([ln.bbox[3] - ln.bbox[1] for ln in lines])) if lines else 12.0
+
+
+def _body(lines: Sequence[Line], rows: list[list[int]]) -> list[list[int]]:
+    """The rows from the first that holds a figure on: a header band above them may span columns
+    freely. All rows when no row holds one (a table of words)."""
+    for k, r in enumerate(rows):
+        if any(NUMBER.match((lines[i].text or "").replace(" ", "")) for i in r) and k < len(rows) - 1:
+            return rows[k:]
+    return rows
+
+
+def _separators(lines: Sequence[Line], rows: list[list[int]], h: float) -> list[tuple[float, float]]:
+    """Column gaps (x0, x1): runs of x that at most SPAN_COVER of the rows cover with text, at
+    least ~0.8 text heights wide, with text on both sides in at least two rows (or a third of
+    the rows with two or more boxes)."""
+    B = np.array([ln.bbox for ln in lines], dtype=float)
+    lo, hi = int(np.floor(B[:, 0].min())), int(np.ceil(B[:, 2].max())) + 1
+    cov = np.zeros(hi - lo + 1, dtype=np.int32)
+    rows = _body(lines, rows)
+    for r in rows:
+        m = np.zeros(hi - lo + 1, dtype=bool)
+        for i in r:
+            m[int(B[i, 0]) - lo:int(np.ceil(B[i, 2])) - lo] = True
+        cov += m
+    multi = [r for r in rows if len(r) >= 2]
+    limit = int(SPAN_COVER * len(rows))
+    free = cov <= limit
+    out = []
+    d = np.diff(np.r_[0, free.astype(np.int8), 0])
+    for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+        x0, x1 = lo + s, lo + e
+        if s == 0 or e >= len(cov) or x1 - x0 < max(4.0, 0.8 * h):
+            continue
+        if cov[s:e].max() > 0 and x1 - x0 < 1.2 * h:  # crossed by some row: wider evidence needed
+            continue
+        both = sum(1 for r in multi if any(B[i, 2] <= x0 + 1 for i in r) and any(B[i, 0] >= x1 - 1 for i in r))
+        if both >= max(2, len(multi) // 3):
+            out.append((float(x0), float(x1)))
+    return out
+
+
+def _ink_across(gray: Optional[np.ndarray], x: float, y0: float, y1: float, h: float) -> bool:
+    """Does text run through x between y0 and y1 (a spanning header), or is there a blank gap?"""
+    if gray is None:
+        return True
+    H, W = gray.shape
+    a, b = int(max(0, x - 0.25 * h)), int(min(W, x + 0.25 * h + 1))
+    ya, yb = int(max(0, y0)), int(min(H, y1))
+    if b <= a or yb <= ya:
+        return False
+    strip = gray[ya:yb, a:b]
+    bg = float(np.percentile(gray[ya:yb, max(0, a - int(2 * h)):min(W, b + int(2 * h))], 90))
+    return bool((strip < bg - 60).sum(axis=0).max(initial=0) >= 2)
+
+
+def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
+                     bounds: Optional[Box] = None) -> Optional[GridTable]:
+    """The grid of an unruled table from the text lines inside it (see the module docstring), or
+    None when they show no table. ``bounds``: a region the table must not leave (edges are clipped
+    to it); meta lines (部门名称：…, 单位：万元) at its top or bottom are left out."""
+    lines = [ln for ln in lines if ln.bbox[2] > ln.bbox[0] and ln.bbox[3] > ln.bbox[1]]
+    if len(lines) < 4:
+        return None
+    h = _text_height(lines)
+    rows = _rows(lines)
+    while rows and all(META_LINE.search(lines[i].text or "") for i in rows[0][-1:]) and \
+            any(META_LINE.search(lines[i].text or "") for i in rows[0]):
+        rows = rows[1:]
+    while rows and any(META_LINE.search(lines[i].text or "") for i in rows[-1]):
+        rows = rows[:-1]
+    if len(rows) < 2:
+        return None
+    lines = [lines[i] for r in rows for i in r]
+    rows = _rows(lines)
+    seps = _separators(lines, rows, h)
+    if not seps:
+        return None
+    B = np.array([ln.bbox for ln in lines], dtype=float)
+    n_cols = len(seps) + 1
+    # column of each box edge: which slot its left and right ends fall in
+    mids = np.array([(a + b) / 2 for a, b in seps])
+    col_lo = np.searchsorted(mids, B[:, 0] + 0.01 * h)
+    col_hi = np.searchsorted(mids, B[:, 2] - 0.01 * h)
+    # ---- wrapped lines: a row tight under the previous, in columns that row holds, joins it
+    tops = [min(B[i, 1] for i in r) for r in rows]
+    bots = [max(B[i, 3] for i in r) for r in rows]
+    gaps = [tops[k + 1] - bots[k] for k in range(len(rows) - 1)]
+    typical = float(np.median(gaps)) if gaps else h
+    merged: list[list[int]] = [rows[0]]
+    for k in range(1, len(rows)):
+        prev = merged[-1]
+        held = set()
+        for i in prev:
+            held.update(range(col_lo[i], col_hi[i] + 1))
+        gap = tops[k] - max(B[i, 3] for i in prev)
+        if gap < min(0.45 * h, 0.5 * typical) and all(set(range(col_lo[i], col_hi[i] + 1)) <= held for i in rows[k]) \
+                and len(rows[k]) < len(prev):
+            merged[-1] = prev + rows[k]
+        else:
+            merged.append(rows[k])
+    rows = merged
+    n_rows = len(rows)
+    # ---- edges
+    gap_w = [b - a for a, b in seps]
+    pad = min(0.5 * float(np.median(gap_w)), 1.2 * h)
+    col_edges = []
+    for c, (a, b) in enumerate(seps):
+        left = [i for i in range(len(B)) if col_hi[i] == c and col_lo[i] == c]
+        right = [i for i in range(len(B)) if col_lo[i] == c + 1 and col_hi[i] == c + 1]
+        x = (a + b) / 2
+        if len(left) >= 2 and np.ptp(B[left, 2]) < 0.6 * h:  # the column before is right-aligned
+            x = min(b - 0.25 * h, a + pad)
+        elif len(right) >= 2 and np.ptp(B[right, 0]) < 0.6 * h:  # the column after is left-aligned
+            x = max(a + 0.25 * h, b - pad)
+        col_edges.append(float(x))
+    x_left, x_right = float(B[:, 0].min() - pad), float(B[:, 2].max() + pad)
+    row_tops = [min(B[i, 1] for i in r) for r in rows]
+    row_bots = [max(B[i, 3] for i in r) for r in rows]
+    ypad = min(0.5 * typical, 0.8 * h) if n_rows > 1 else 0.4 * h
+    row_edges = [row_tops[0] - ypad] + [(row_bots[k] + row_tops[k + 1]) / 2 for k in range(n_rows - 1)] + \
+        [row_bots[-1] + ypad]
+    col_edges = [x_left] + col_edges + [x_right]
+    if bounds is not None:
+        bx0, by0, bx1, by1 = bounds
+        col_edges = [min(max(v, bx0), bx1) for v in col_edges]
+        row_edges = [min(max(v, by0), by1) for v in row_edges]
+    # ---- cells: a box crossing a separator spans those columns when its text runs across it
+    occ = np.zeros((n_rows, n_cols), dtype=bool)
+    cells: list[GridCell] = []
+    for r, idx in enumerate(rows):
+        claims = [(int(col_lo[i]), int(col_hi[i]), i) for i in idx]
+        for a, b, i in claims:
+            if b <= a:
+                continue
+            if any(a2 <= b and b2 >= a for a2, b2, j in claims if j != i):
+                continue  # another box of the row holds one of those columns
+            real = [c for c in range(a, b) if _ink_across(gray, seps[c][0] / 2 + seps[c][1] / 2, B[i, 1], B[i, 3], h)]
+            if len(real) == b - a and not occ[r, a:b + 1].any():
+                occ[r, a:b + 1] = True
+                cells.append(GridCell(r, a, 1, b - a + 1, (col_edges[a], row_edges[r], col_edges[b + 1],
+                                                            row_edges[r + 1]), 0.0))
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if not occ[r, c]:
+                cells.append(GridCell(r, c, 1, 1, (col_edges[c], row_edges[r], col_edges[c + 1], row_edges[r + 1]), 0.0))
+    cells.sort(key=lambda c: (c.row, c.col))
+    g = GridTable(bbox=(col_edges[0], row_edges[0], col_edges[-1], row_edges[-1]), row_edges=[float(v) for v in row_edges],
+                  col_edges=[float(v) for v in col_edges], cells=cells, source="text")
+    return g if is_table(g, lines) else None
+
+
+def is_table(g: GridTable, lines: Sequence[Line]) -> bool:
+    """Table evidence: at least two columns and two rows; at least half the rows (and two) hold
+    text in two or more columns; and at least 40 % of the cells hold text (a title, a paragraph or a
+    diagram's labels laid over a grid leave most of it empty)."""
+    if g.n_rows < 2 or g.n_cols < 2:
+        return False
+    filled = np.zeros((g.n_rows, g.n_cols), dtype=bool)
+    ce, re_ = np.asarray(g.col_edges), np.asarray(g.row_edges)
+    for ln in lines:
+        cx, cy = (ln.bbox[0] + ln.bbox[2]) / 2, (ln.bbox[1] + ln.bbox[3]) / 2
+        r = int(np.searchsorted(re_, cy)) - 1
+        a = max(0, int(np.searchsorted(ce, ln.bbox[0] + 1)) - 1)
+        b = min(g.n_cols - 1, int(np.searchsorted(ce, ln.bbox[2] - 1)) - 1)
+        if 0 <= r < g.n_rows:
+            filled[r, a:b + 1] = True
+    multi = int((filled.sum(axis=1) >= 2).sum())
+    covered = sum(c.rowspan * c.colspan for c in g.cells if filled[c.row:c.row + c.rowspan, c.col:c.col + c.colspan].any())
+    return multi >= max(2, g.n_rows // 2) and covered >= 0.4 * g.n_rows * g.n_cols
+
+
+def text_table_regions(lines: Sequence[Line], page_w: float, min_rows: int = 3) -> list[Box]:
+    """Regions of the page where text falls into aligned columns: runs of rows (no wider apart
+    than ~2.5 text heights) of which at least ``min_rows`` are split into pieces far apart (more
+    than 1.5 text heights), the pieces' gaps lining up. Prose, titles and the one meta line of a
+    table page (部门名称 … 单位：万元) give none."""
+    lines = [ln for ln in lines if ln.bbox[2] > ln.bbox[0] and ln.bbox[3] > ln.bbox[1]]
+    if len(lines) < 6:
+        return []
+    h = _text_height(lines)
+    rows = _rows(lines)
+    B = np.array([ln.bbox for ln in lines], dtype=float)
+
+    def split(r: list[int]) -> bool:
+        right = B[r[0], 2]
+        for i in r[1:]:
+            if B[i, 0] - right > 1.5 * h:
+                return True
+            right = max(right, B[i, 2])
+        return False
+
+    blocks: list[list[list[int]]] = []
+    cur: list[list[int]] = []
+    for k, r in enumerate(rows):
+        meta = any(META_LINE.search(lines[i].text or "") for i in r)
+        gap = min(B[i, 1] for i in r) - max(B[i, 3] for i in cur[-1]) if cur else 0.0
+        near = cur and gap < 2.5 * h
+        title = len(r) == 1 and (B[r[0], 3] - B[r[0], 1] > 1.35 * h or (
+            gap > 1.2 * h and abs((B[r[0], 0] + B[r[0], 2]) / 2 - page_w / 2) < 0.06 * page_w))
+        if meta or title:
+            if cur:
+                blocks.append(cur)
+            cur = []
+            continue
+        if cur and not near:
+            blocks.append(cur)
+            cur = []
+        cur.append(r)
+    if cur:
+        blocks.append(cur)
+    out = []
+    for blk in blocks:
+        # trim rows at either end that are not split (a heading above, a note below)
+        while blk and not split(blk[0]) and len(blk[0]) == 1 and (B[blk[0][0], 2] - B[blk[0][0], 0]) > 0.5 * page_w:
+            blk = blk[1:]
+        n_split = sum(split(r) for r in blk)
+        if n_split < min_rows:
+            continue
+        idx = [i for r in blk for i in r]
+        sub = [lines[i] for i in idx]
+        if not _separators(sub, _rows(sub), h):
+            continue
+        out.append((float(B[idx, 0].min()), float(B[idx, 1].min()), float(B[idx, 2].max()), float(B[idx, 3].max())))
+    return out
