@@ -648,7 +648,9 @@ def _vary_header(t: TableSpec, rng: random.Random) -> None:
 def _borderless_budget(t, rng):
     _vary_header(t, rng)
     t.rules = "none"
-    t.cell_pad = rng.uniform(0.3, 0.9)     # column gaps (whitespace is all that separates the columns)
+    # column gaps (whitespace is all that separates the columns); narrower on wide tables, where a wide
+    # padding leaves the amounts too little room and wraps them
+    t.cell_pad = rng.uniform(0.3, 0.9) if t.n_cols <= 5 else rng.uniform(0.25, 0.5)
 
 
 def _threeline_budget(t, rng):
@@ -663,7 +665,7 @@ def _threeline_budget(t, rng):
         r = r if r > t.header_rows else r + 1
         if r < t.n_rows and r not in t.hrules:
             t.hrules.append(r)
-    t.cell_pad = rng.uniform(0.35, 0.8)
+    t.cell_pad = rng.uniform(0.35, 0.8) if t.n_cols <= 5 else rng.uniform(0.3, 0.5)
 
 
 def _no_rule_extra(rng, year, dept):
