@@ -35,6 +35,7 @@ from extractor.evaluate import Score  # noqa: E402
 from extractor.model import Document  # noqa: E402
 from peers.bench import score_and_report  # noqa: E402
 from synth import FAMILIES, parse_families, render_document  # noqa: E402
+from synth.degrade import SEVERITIES  # noqa: E402
 
 COLUMNS = [("tables F1", "tables_f1", "{:.3f}"), ("text", "text", "{:.3f}"), ("numeric", "numeric", "{:.3f}"),
            ("KPI F1", "kpi_f1", "{:.3f}"), ("KPI n", "kpi_n", "{:d}"), ("ECE", "ece", "{:.3f}"), ("wrong<0.9", "wrong_below_0.9", "{:.3f}"),
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
                     help=f"families (repeatable or comma list; default all): {', '.join(FAMILIES)}")
     ap.add_argument("--docs", type=int, default=2, help="documents per family")
     ap.add_argument("--seed", type=int, default=6000, help="first render seed (the same seeds in every family)")
-    ap.add_argument("--severity", default="medium", choices=["clean", "light", "medium", "heavy"])
+    ap.add_argument("--severity", default="medium", choices=SEVERITIES)
     ap.add_argument("--max-pages", type=int, default=6)
     ap.add_argument("--kind", default="compact", choices=["compact", "synthetic", "sample"],
                     help="document: compact (no cover, one budget table and one project, plus the family's own "

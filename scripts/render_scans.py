@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import FAMILIES, parse_families, render_document  # noqa: E402
+from synth.degrade import SEVERITIES  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -25,7 +26,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--seeds", nargs="*", default=[], help="seed transcripts (*.txt)")
     ap.add_argument("--synthetic", type=int, default=0, help="number of wholly synthetic documents")
-    ap.add_argument("--severity", default="medium", choices=["clean", "light", "medium", "heavy"])
+    ap.add_argument("--severity", default="medium", choices=SEVERITIES)
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-pages", type=int, default=None)

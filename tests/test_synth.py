@@ -405,3 +405,183 @@ def test_eval_families_scores_given_extractions(tmp_path):
         assert m["tables_f1"] == 1.0 and m["text"] == 1.0 and m["n_cells"] > 0
     pairs = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {p["family"] for p in pairs} == {"twin", "stacked"} and all(p["right"] for p in pairs)
+
+
+# ---------------------------------------------------------------- tables without rulings (issue 18)
+from synth import degrade  # noqa: E402
+from synth.render import render_doc, to_array, Style  # noqa: E402
+
+
+def _render_hash(fam, sev, seed):
+    import hashlib
+    imgs, pages = synth.render_pages(synth.build_doc(seed, family=fam), seed=seed, severity=sev, dpi=72, max_pages=4)
+    h = hashlib.sha256()
+    for im in imgs:
+        h.update(im.tobytes())
+    h.update(json.dumps(pages, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
+# computed before severity "faded" and the families borderless / threeline were added (same fonts and
+# library versions as the project's virtualenv); existing benchmarks compare against these renders
+BEFORE_FADED = {("base", "clean"): "c65b2006753c382f", ("base", "light"): "3be1670e379c2568",
+                ("base", "medium"): "da8f343eea5cd1f4", ("base", "heavy"): "d305426bbb96f3d0",
+                ("twin", "medium"): "8145cc1378265c12"}
+
+
+@pytest.mark.parametrize("fam,sev", list(BEFORE_FADED))
+def test_existing_severities_and_families_unchanged(fam, sev):
+    assert _render_hash(fam, sev, 1) == BEFORE_FADED[(fam, sev)]
+
+
+def test_faded_rule_modes_and_faint_text_shares():
+    img = np.full((60, 120), 255, np.uint8)
+    img[30:32, 5:115] = 0                      # one rule ...
+    img[8:20, 10:14] = 0                       # ... and a bit of "text"
+    seg = [(5, 30, 114, 31)]
+    modes, faint = [], []
+    for seed in range(300):
+        out, info = degrade.degrade(img, severity="faded", seed=seed, skew=0.0, segments=seg)
+        assert info["rules"] in ("intact", "partial", "gone") and isinstance(info["faint_text"], bool)
+        modes.append(info["rules"])
+        faint.append(info["faint_text"])
+    shares = {m: modes.count(m) / len(modes) for m in ("intact", "partial", "gone")}
+    assert abs(shares["intact"] - 0.25) < 0.08 and abs(shares["partial"] - 0.40) < 0.08
+    assert abs(shares["gone"] - 0.35) < 0.08
+    assert 0.3 < sum(faint) / len(faint) < 0.5
+    # the other severities record no rule mode
+    assert set(degrade.degrade(img, severity="heavy", seed=1, segments=seg)[1]) == {"rotation", "skew"}
+    assert "faded" in degrade.SEVERITIES
+
+
+def _clean_page(seed=3, dpi=72):
+    pages = render_doc(synth.build_doc(seed), Style.random(__import__("random").Random(seed), dpi=dpi), max_pages=3)
+    p = next(p for p in pages if p.segments)
+    return to_array(p.image), p.segments
+
+
+def test_fade_rules_modes_on_a_page():
+    import random
+    img, segs = _clean_page()
+    on = np.zeros(img.shape, bool)
+    for x0, y0, x1, y1 in segs:
+        on[y0:y1 + 1, x0:x1 + 1] = True
+    gone = degrade.fade_rules(img.copy(), segs, random.Random(1), "gone")
+    assert gone[on].min() >= 243                       # every rule erased or within ~15 levels of the paper
+    assert (gone[~on] == img[~on]).all()               # the text untouched
+    assert (degrade.fade_rules(img.copy(), segs, random.Random(1), "intact") == img).all()
+    part = degrade.fade_rules(img.copy(), segs, random.Random(1), "partial")
+    rule = part[on]
+    assert (rule < 100).mean() > 0.2 and (rule >= 185).mean() > 0.2   # some stretches kept, some faded/gone
+    assert (part[~on] == img[~on]).all()
+    faint = img.copy()
+    g = degrade.fade_text(faint, segs, random.Random(2))
+    assert 90 <= g <= 160 and (faint[on] == img[on]).all()
+    assert faint[~on].min() >= g and (img[~on] < 60).any()
+
+
+def _border_dark_share(img, tb):
+    """Share of truth cell-border pixels (±2 px) clearly darker than the paper."""
+    paper = float(np.median(img))
+    vals = []
+    for c in tb["cells"]:
+        x0, y0, x1, y1 = c["bbox"]
+        for y in (y0, y1):
+            band = img[max(0, y - 2):y + 3, x0 + 3:x1 - 2].astype(int)
+            if band.size:
+                vals.append(paper - band.min(axis=0))
+    v = np.concatenate(vals)
+    return float((v > 60).mean())
+
+
+def test_faded_pages_record_rule_mode_and_gone_rules_are_gone(tmp_path):
+    seen = {}
+    for s in (1, 2, 5):
+        imgs, pages = synth.render_pages(synth.build_doc(s), seed=s, severity="faded", dpi=100, max_pages=3, skew=0.0)
+        for img, p in zip(imgs, pages):
+            assert p["rules"] in ("intact", "partial", "gone") and isinstance(p["faint_text"], bool)
+            for tb in p["tables"]:
+                _check_tiling(tb)
+                seen.setdefault((p["rules"], p["faint_text"]), []).append(_border_dark_share(img, tb))
+    assert seen.get(("gone", False)) and seen.get(("intact", False)) and seen.get(("gone", True))
+    assert max(seen[("gone", False)] + seen[("gone", True)]) < 0.02     # no dark rule pixels on the borders
+    assert min(seen[("intact", False)]) > 0.5
+    # render_document: the severity and the page modes in truth.json
+    t = synth.render_document(tmp_path, seed=2, severity="faded", dpi=50, max_pages=2, family="threeline")
+    on_disk = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    assert on_disk["severity"] == "faded" and [p["rules"] for p in on_disk["pages"]] == [p["rules"] for p in t["pages"]]
+
+
+def test_render_scans_accepts_faded(tmp_path):
+    import render_scans
+    assert render_scans.main(["--out", str(tmp_path), "--synthetic", "1", "--family", "borderless",
+                              "--severity", "faded", "--dpi", "50", "--max-pages", "1"]) == 0
+    truth = json.loads((tmp_path / "synthetic_0000_borderless" / "truth.json").read_text(encoding="utf-8"))
+    assert truth["severity"] == "faded" and truth["family"] == "borderless" and "rules" in truth["pages"][0]
+
+
+def _runs(mask, axis):
+    """Longest run of True along ``axis`` in a 2-D bool array."""
+    m = mask if axis == 1 else mask.T
+    best = 0
+    for row in m:
+        if not row.any():
+            continue
+        d = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+        best = max(best, int((ends - starts).max()))
+    return best
+
+
+def test_borderless_has_no_rules(family_renders):
+    kinds = set()
+    for img, p, _, tb in _fam_tables(family_renders, "borderless"):
+        x0, y0, x1, y1 = tb["bbox"]
+        box = img[max(0, y0 - 3):y1 + 4, max(0, x0 - 3):x1 + 4] < 128
+        assert box.any()                                           # the text is there
+        assert _runs(box, 1) < min(50, 0.25 * (x1 - x0)), tb["id"]  # no horizontal rule
+        assert _runs(box, 0) < 40, tb["id"]                        # no vertical rule
+        kinds.add(tb["kind"])
+    assert kinds == {"budget", "kpi"}
+
+
+def _hlines(img, tb):
+    """[(centre y, thickness)] of the dark rows spanning ≥ 90% of the table width (±5 px around the box)."""
+    x0, y0, x1, y1 = tb["bbox"]
+    top = max(0, y0 - 5)
+    full = ((img[top:y1 + 6, x0:x1 + 1] < 128).mean(axis=1) > 0.9)
+    out, y = [], 0
+    while y < len(full):
+        if full[y]:
+            z = y
+            while z + 1 < len(full) and full[z + 1]:
+                z += 1
+            out.append((top + (y + z) / 2, z - y + 1))
+            y = z + 1
+        else:
+            y += 1
+    return out
+
+
+def test_threeline_rules(family_renders):
+    n3 = nk = 0
+    for img, p, _, tb in _fam_tables(family_renders, "threeline"):
+        x0, y0, x1, y1 = tb["bbox"]
+        lines = _hlines(img, tb)
+        assert len(lines) >= 2 and abs(lines[0][0] - y0) <= 2 and abs(lines[-1][0] - y1) <= 2, (tb["id"], lines)
+        inner = lines[1:-1]
+        assert len(inner) <= 3, (tb["id"], lines)
+        bounds = {c["bbox"][1] for c in tb["cells"]}
+        for y, w in inner:                          # thin, full width, on a row boundary
+            assert w < min(lines[0][1], lines[-1][1]) and min(abs(y - b) for b in bounds) <= 2
+        box = img[y0 + 4:y1 - 3, x0 - 3:x1 + 4] < 128
+        assert _runs(box, 0) < 40, tb["id"]         # no verticals
+        n3 += len(inner) >= 1
+        head = next((c for c in tb["cells"] if c["text"] == "一级指标"), None)
+        if head is not None and head["bbox"][1] > y0:   # the grid's header in a KPI table: rule under it
+            assert any(abs(y - head["bbox"][3]) <= 2 for y, _ in lines), tb["id"]
+            nk += 1
+        elif head is not None:
+            assert any(abs(y - head["bbox"][3]) <= 2 for y, _ in inner), tb["id"]
+            nk += 1
+    assert n3 >= 4 and nk >= 2

@@ -30,6 +30,17 @@ Budget tables
 - several short tables on one page: gapped, ledger
 - row heads with list numerals (收支总表: 一、 （一） 1.): gapped, stacked, mixed
 - cells holding "1" and left-aligned numbers starting with "1" near the left rule: stacked
+
+Tables without rulings (issue 18; the truth is still the nominal grid: cell boxes where the rules
+would be, so cells are matched by box as for ruled tables)
+- no ruling lines at all, budget and KPI tables (TableSpec.rules = "none"): borderless.  Columns
+  apart by whitespace only (cell padding, table width, row pitch varied), numbers right-aligned,
+  header spans centred over their columns, sometimes a 3rd header row or a column-number row
+- 三线表 (rules = "threeline"): threeline.  Thick rule at the top and bottom (thick / bold), a thin
+  one under the header band (KPI: under the grid's header row), nothing else; sometimes a thin rule
+  at a 合计 / 总计 row (KPI: above the 负责人 … footer); no verticals anywhere
+- both: project pages as one table or two with a gap; a 收支总表 / 项目支出预算表 sometimes
+- rules fading away on ruled tables is a scan defect, not a family: severity "faded" (degrade.py)
 """
 from __future__ import annotations
 
@@ -260,6 +271,8 @@ class KpiLayout:
     l1_merge: bool = True
     repeat_header: bool = False  # the grid's header row repeated on the next page
     outer: Optional[str] = None
+    rules: Optional[str] = None  # TableSpec.rules: None (ruled grid) | "none" | "threeline"
+    footer_rule: bool = False    # threeline: a thin rule above the 负责人 … footer row
 
 
 def draw_kpi(kt: KpiTable, lay: KpiLayout, rng: random.Random) -> list:
@@ -284,11 +297,25 @@ def draw_kpi(kt: KpiTable, lay: KpiLayout, rng: random.Random) -> list:
     lower = grids + ([footer_block(kt, kfr)] if kt.footer else [])
     head = dict(title=kt.title or None, subtitle_center=kt.year_line, kind="kpi", data=kt, outer=lay.outer)
     if lay.split == "one":
-        return [compose([upper] + lower, header_rows=0, repeat_header=False, **head)]
-    top = compose([upper], header_rows=0, repeat_header=False, keep_together=True, **head)
-    bottom = compose(lower, kind="kpi", header_rows=grids[0].header_rows, outer=lay.outer,
-                     force_repeat_header=lay.repeat_header, attach=lay.split == "shared")
-    return [top, bottom]
+        out = [(compose([upper] + lower, header_rows=0, repeat_header=False, **head), [upper] + lower)]
+    else:
+        top = compose([upper], header_rows=0, repeat_header=False, keep_together=True, **head)
+        bottom = compose(lower, kind="kpi", header_rows=grids[0].header_rows, outer=lay.outer,
+                         force_repeat_header=lay.repeat_header, attach=lay.split == "shared")
+        out = [(top, [upper]), (bottom, lower)]
+    if lay.rules:
+        footer = lower[-1] if kt.footer else None
+        for t, blocks in out:
+            t.rules = lay.rules
+            if lay.rules == "threeline":   # thin rules under each grid's header (and above the footer)
+                t.hrules, off = [], 0
+                for b in blocks:
+                    if b.header_rows:
+                        t.hrules.append(off + b.header_rows)
+                    if b is footer and lay.footer_rule and off:
+                        t.hrules.append(off)
+                    off += b.n_rows
+    return [t for t, _ in out]
 
 
 # ====================================================================== KPI content variation
@@ -599,6 +626,53 @@ def _mixed_budget(t, rng):
         deepen_header(t, "预算数")
 
 
+# ---- borderless / threeline (issue 18): tables found without their rulings
+_TOTAL_RE = re.compile(r"^(合计|总计|收入总计|支出总计|收支总计)$")
+
+
+def _total_row(t: TableSpec) -> Optional[int]:
+    """The first body row whose first cell is a total (合计, 收入总计 …)."""
+    for c in sorted(t.cells, key=lambda c: (c.row, c.col)):
+        if c.col == 0 and c.row >= t.header_rows and _TOTAL_RE.match(c.text.strip()):
+            return c.row
+    return None
+
+
+def _vary_header(t: TableSpec, rng: random.Random) -> None:
+    if t.header_rows == 2 and rng.random() < 0.3:
+        deepen_header(t, rng.choice(["预算数", "本年预算"]))
+    if t.header_rows >= 1 and rng.random() < 0.3:
+        number_row(t)
+
+
+def _borderless_budget(t, rng):
+    _vary_header(t, rng)
+    t.rules = "none"
+    # column gaps (whitespace is all that separates the columns); narrower on wide tables, where a wide
+    # padding leaves the amounts too little room and wraps them
+    t.cell_pad = rng.uniform(0.3, 0.9) if t.n_cols <= 5 else rng.uniform(0.25, 0.5)
+
+
+def _threeline_budget(t, rng):
+    _vary_header(t, rng)
+    t.rules = "threeline"
+    t.outer = rng.choice(["thick", "thick", "bold"])
+    t.hrules = [t.header_rows] if 0 < t.header_rows < t.n_rows else []
+    r = _total_row(t)
+    if r is not None and rng.random() < 0.5:
+        # a thin rule above the total row; under it when the total is the first body row (the rule above
+        # it is the header's)
+        r = r if r > t.header_rows else r + 1
+        if r < t.n_rows and r not in t.hrules:
+            t.hrules.append(r)
+    t.cell_pad = rng.uniform(0.35, 0.8) if t.n_cols <= 5 else rng.uniform(0.3, 0.5)
+
+
+def _no_rule_extra(rng, year, dept):
+    return ([summary_table(rng, year, dept)] if rng.random() < 0.5 else [],
+            [project_table(rng, year, dept)] if rng.random() < 0.4 else [])
+
+
 FAMILIES: dict = {}
 
 
@@ -662,6 +736,31 @@ _register(Family(
     budget=_mixed_budget,
     extra=lambda rng, year, dept: ([summary_table(rng, year, dept)] if rng.random() < 0.6 else [],
                                    [project_table(rng, year, dept)] if rng.random() < 0.6 else [])))
+
+_register(Family(
+    "borderless", "budget and KPI tables with no ruling lines at all: text in the nominal cells, columns "
+                  "separated by whitespace only (column gaps, row pitch, width, extra header rows varied); "
+                  "project pages as one table or two with a gap; a 收支总表 / 项目支出预算表 sometimes",
+    kpi=lambda rng: KpiLayout(split=rng.choice(["one", "gap"]), upper_cols=rng.choice([8, 8, 6, 4]),
+                              label_col=rng.random() < 0.6, l1_merge=rng.random() < 0.6, rules="none"),
+    kpi_content=lambda kt, rng, year: (long_name(kt, rng) if rng.random() < 0.3 else None) or kt,
+    budget=_borderless_budget,
+    extra=_no_rule_extra,
+    style_over=lambda rng, st: {"row_pad": rng.uniform(0.2, 0.65), "text_align": rng.choice(["left", "left", "center"]),
+                                "width_frac": rng.choice([1.0, rng.uniform(0.8, 0.97)])}))
+_register(Family(
+    "threeline", "三线表: a thick rule at the top, a thin one under the header band, a thick one at the bottom, "
+                 "no verticals or inner rules; sometimes a thin rule at a 合计 / 总计 row (above it, or under it "
+                 "when it is the first body row); KPI pages likewise (thin rule under the grid header, sometimes "
+                 "above the footer), one table or two with a gap",
+    kpi=lambda rng: KpiLayout(split=rng.choice(["one", "gap", "gap"]), upper_cols=rng.choice([8, 6, 4]),
+                              label_col=rng.random() < 0.6, l1_merge=rng.random() < 0.6,
+                              repeat_header=rng.random() < 0.5, outer=rng.choice(["thick", "bold"]),
+                              rules="threeline", footer_rule=rng.random() < 0.5),
+    budget=_threeline_budget,
+    extra=_no_rule_extra,
+    style_over=lambda rng, st: {"line_px": max(1, int(round(rng.choice([1, 1, 2]) * st.dpi / 200))),
+                                "row_pad": rng.uniform(0.3, 0.6), "text_align": rng.choice(["left", "center"])}))
 
 
 def names() -> list:

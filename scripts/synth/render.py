@@ -1,7 +1,8 @@
 """Lay a DocSpec out on A4 pages and draw it; record exact ground truth.
 
 Coordinates are pixels of the upright, unskewed page.  A cell's bbox is the rectangle of its
-ruling-line centres; a table's bbox is its outer grid rectangle; a paragraph's bbox is the ink
+ruling-line centres (where they would be when the table is drawn without some or all of its rules:
+TableSpec.rules); a table's bbox is its outer grid rectangle; a paragraph's bbox is the ink
 box of its lines.
 """
 from __future__ import annotations
@@ -463,6 +464,13 @@ class _Renderer:
                     r1_ += 1
                 segs.append(("v", xs[k], ys[r], ys[r1_ + 1], k in (0, t.n_cols)))
                 r = r1_ + 1
+        if t.rules == "none":          # borderless: text in the nominal cells, no ruling lines
+            segs = []
+        elif t.rules == "threeline":   # 三线表: outer rules at top and bottom, thin full-width rules between
+            thin = set(t.hrules or ())
+            segs = [("h", ys[0], xs[0], xs[-1], True), ("h", ys[nr], xs[0], xs[-1], True)]
+            segs += [("h", ys[r], xs[0], xs[-1], False) for r in range(1, nr)
+                     if frag_rows[r - 1] + 1 in thin or frag_rows[r] in thin]
         ink = min(255, st.ink + 10)
         rects = []
         frame = t.outer or st.outer
@@ -475,7 +483,7 @@ class _Renderer:
                 rect = (a + h0, b0 + h0, a + h1, b1 + h1)
             self.draw.rectangle(rect, fill=ink)
             rects.append(rect)
-        double = frame == "double" and not (t.open_sides or t.open_top_bottom)
+        double = frame == "double" and not (t.open_sides or t.open_top_bottom) and t.rules is None
         if double:
             d = max(3, lw + 2)
             x0, y0, x1, y1 = xs[0] - d, ys[0] - d, xs[-1] + d, ys[-1] + d

@@ -60,6 +60,10 @@ class TableSpec:
     cell_pad: Optional[float] = None     # horizontal text padding in units of font px (None: 0.45)
     keep_together: bool = False          # start on a new page rather than split (when it fits on one)
     data: Optional[object] = None        # structured source (e.g. a KpiTable) for variation
+    rules: Optional[str] = None          # None: the ruled grid (as set above) | "none": no ruling lines at all
+                                         # | "threeline": 三线表, outer rules at top and bottom + thin ``hrules``
+    hrules: Optional[list[int]] = None   # threeline: thin full-width rules above these rows (row indices of
+                                         # the table; a rule above row r is also drawn under repeated headers)
 
     # ---- helpers -------------------------------------------------------------------
     def owner_grid(self) -> list[list[int]]:
