@@ -514,8 +514,13 @@ class Pipeline:
         texts = [AlignLine(tuple(ln.bbox), ln.text) for ln in lines
                  if not any(inside_frac(ln.bbox, g.bbox) > 0.5 for g in grids)]
         out: list[GridTable] = []
+        page_w = gray.shape[1]
         try:
-            cands = [tuple(r) for r in layout_tables] + text_table_regions(texts, gray.shape[1])
+            cands = text_table_regions(texts, page_w)
+            for reg in layout_tables:  # the model's regions, cut at titles and meta lines as the text's are
+                inside = [t for t in texts if inside_frac(t.bbox, reg) > 0.6
+                          and not any(inside_frac(t.bbox, c) > 0.5 for c in cands)]
+                cands += text_table_regions(inside, page_w, min_rows=2) or ([tuple(reg)] if len(inside) >= 4 else [])
         except Exception as e:  # noqa: BLE001
             failures.append(Failure(stage="table", category="text_fallback", message=str(e), page=number))
             return out

@@ -88,7 +88,7 @@ def _separators(lines: Sequence[Line], rows: list[list[int]], h: float) -> list[
     B = np.array([ln.bbox for ln in lines], dtype=float)
     lo, hi = int(np.floor(B[:, 0].min())), int(np.ceil(B[:, 2].max())) + 1
     cov = np.zeros(hi - lo + 1, dtype=np.int32)
-    rows = _body(lines, rows)
+    all_rows, rows = rows, _body(lines, rows)
     for r in rows:
         m = np.zeros(hi - lo + 1, dtype=bool)
         for i in r:
@@ -101,13 +101,35 @@ def _separators(lines: Sequence[Line], rows: list[list[int]], h: float) -> list[
     d = np.diff(np.r_[0, free.astype(np.int8), 0])
     for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
         x0, x1 = lo + s, lo + e
-        if s == 0 or e >= len(cov) or x1 - x0 < max(4.0, 0.8 * h):
+        if s == 0 or e >= len(cov):
             continue
-        if cov[s:e].max() > 0 and x1 - x0 < 1.2 * h:  # crossed by some row: wider evidence needed
-            continue
+        z = np.diff(np.r_[0, (cov[s:e] == 0).astype(np.int8), 0])
+        zero = max((b - a for a, b in zip(np.flatnonzero(z == 1), np.flatnonzero(z == -1))), default=0)
+        if zero < max(4.0, 0.8 * h) and (x1 - x0 < 1.5 * h or zero == 0 and x1 - x0 < 2.5 * h):
+            continue  # too narrow for a column gap (a row or two crossing it need a wider one)
         both = sum(1 for r in multi if any(B[i, 2] <= x0 + 1 for i in r) and any(B[i, 0] >= x1 - 1 for i in r))
         if both >= max(2, len(multi) // 3):
             out.append((float(x0), float(x1)))
+    # columns that only the header band fills (no figures under them yet): the gaps between header
+    # boxes where no body row has text
+    if len(rows) < len(all_rows):
+        head = [i for r in all_rows[:len(all_rows) - len(rows)] for i in r]
+        hcov = np.zeros_like(cov)
+        for i in head:
+            hcov[int(B[i, 0]) - lo:int(np.ceil(B[i, 2])) - lo] += 1
+        body_free = cov == 0
+        z = np.diff(np.r_[0, ((hcov == 0) & body_free).astype(np.int8), 0])
+        for s, e in zip(np.flatnonzero(z == 1), np.flatnonzero(z == -1)):
+            x0, x1 = lo + s, lo + e
+            if s == 0 or e >= len(cov) or x1 - x0 < max(4.0, 0.5 * h):
+                continue
+            if any(a <= x0 + 1 and x1 - 1 <= b for a, b in out) or any(a < x1 and b > x0 for a, b in out):
+                continue
+            left = any(B[i, 2] <= x0 + 1 and B[i, 2] > x0 - 3 * h for i in head)
+            right = any(B[i, 0] >= x1 - 1 and B[i, 0] < x1 + 3 * h for i in head)
+            if left and right:
+                out.append((float(x0), float(x1)))
+        out.sort()
     return out
 
 
@@ -165,14 +187,19 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
         for i in prev:
             held.update(range(col_lo[i], col_hi[i] + 1))
         gap = tops[k] - max(B[i, 3] for i in prev)
-        if gap < min(0.45 * h, 0.5 * typical) and all(set(range(col_lo[i], col_hi[i] + 1)) <= held for i in rows[k]) \
-                and len(rows[k]) < len(prev):
+        here = set()
+        for i in rows[k]:
+            here.update(range(col_lo[i], col_hi[i] + 1))
+        if gap < min(0.45 * h, 0.5 * typical) and (here <= held or held <= here) and here != held or \
+                gap < min(0.45 * h, 0.5 * typical) and here == held and len(here) == 1:
             merged[-1] = prev + rows[k]
         else:
             merged.append(rows[k])
     rows = merged
     n_rows = len(rows)
     # ---- edges
+    body = _body(lines, rows)
+    head_idx = [i for r in rows[:len(rows) - len(body)] for i in r]
     gap_w = [b - a for a, b in seps]
     pad = min(0.5 * float(np.median(gap_w)), 1.2 * h)
     col_edges = []
@@ -184,6 +211,12 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
             x = min(b - 0.25 * h, a + pad)
         elif len(right) >= 2 and np.ptp(B[right, 0]) < 0.6 * h:  # the column after is left-aligned
             x = max(a + 0.25 * h, b - pad)
+        for i in head_idx:  # a header box across the edge: the edge moves out of its way, within the gap
+            if B[i, 0] < x < B[i, 2]:
+                if (B[i, 0] + B[i, 2]) / 2 > x and B[i, 0] >= a:
+                    x = B[i, 0] - 0.15 * h
+                elif (B[i, 0] + B[i, 2]) / 2 < x and B[i, 2] <= b:
+                    x = B[i, 2] + 0.15 * h
         col_edges.append(float(x))
     x_left, x_right = float(B[:, 0].min() - pad), float(B[:, 2].max() + pad)
     row_tops = [min(B[i, 1] for i in r) for r in rows]
@@ -267,7 +300,7 @@ def text_table_regions(lines: Sequence[Line], page_w: float, min_rows: int = 3) 
         meta = any(META_LINE.search(lines[i].text or "") for i in r)
         gap = min(B[i, 1] for i in r) - max(B[i, 3] for i in cur[-1]) if cur else 0.0
         near = cur and gap < 2.5 * h
-        title = len(r) == 1 and (B[r[0], 3] - B[r[0], 1] > 1.35 * h or (
+        title = len(r) == 1 and (B[r[0], 3] - B[r[0], 1] > 1.2 * h / BOX_TO_CHAR or (
             gap > 1.2 * h and abs((B[r[0], 0] + B[r[0], 2]) / 2 - page_w / 2) < 0.06 * page_w))
         if meta or title:
             if cur:
