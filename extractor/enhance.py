@@ -25,6 +25,7 @@ INK_GAP = 0.15  # a pixel this far below the paper (share of it) is ink ...
 INK_QUANTILE = 0.25  # ... and the ink level is this quantile of the ink pixels
 MIN_INK = 0.0005  # a page with a smaller share of ink pixels has no ink level
 MIN_SIDE = 64  # a smaller page is not measured
+MIN_PAPER = 64  # a page whose paper level is darker than this is not enhanced
 
 
 @dataclass
@@ -115,7 +116,8 @@ def enhance_page(gray: np.ndarray, max_uneven: float = MAX_UNEVEN,
     if st is None:
         return gray, None
     rec = st.as_dict()
-    has_ink = st.ink_share >= MIN_INK
+    # no ink to measure, or no paper (a dark page: nothing to stretch against)
+    has_ink = st.ink_share >= MIN_INK and st.paper >= MIN_PAPER
     reasons = []
     if has_ink and st.contrast < min_contrast:
         reasons.append("low_contrast")
