@@ -75,3 +75,13 @@ def test_setting_turns_it_off(tmp_path):
     p = tmp_path / "off.yaml"
     p.write_text("enhance: false\n")
     assert Settings.load(p).enhance is False
+
+
+def test_pipeline_records_the_contrast_and_what_was_done(pipeline, pages):
+    heavy, light = pages
+    p = pipeline.process_image(heavy, 1, 150)
+    assert p.enhanced and p.enhanced["applied"] and p.ink_contrast == p.enhanced["contrast"]
+    assert p.tables  # the page still reads
+    q = pipeline.process_image(light, 1, 150)
+    assert q.enhanced and not q.enhanced["applied"] and q.ink_contrast >= enhance.MIN_CONTRAST
+    assert "ink_contrast" in q.model_dump() and "enhanced" in q.model_dump()
