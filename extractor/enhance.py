@@ -109,7 +109,7 @@ def enhance_page(gray: np.ndarray, max_uneven: float = MAX_UNEVEN,
                  min_contrast: float = MIN_CONTRAST) -> tuple[np.ndarray, Optional[dict]]:
     """(page, record). The page is ``gray`` itself (the same array) unless its ink contrast is
     low or its paper uneven; then it is divided by its background (paper at NORM_PAPER) and
-    stretched (ink level -> INK_OUT, paper -> 255, clipped). The record: what was measured
+    stretched (ink level -> INK_OUT, paper + PAPER_SIGMAS noise sigmas -> 255, clipped). The record: what was measured
     (contrast, uneven, paper, ink, noise, ink_share) and ``applied``; None for a page too small to
     measure."""
     st, bg = measure(gray)
