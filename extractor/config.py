@@ -20,6 +20,9 @@ class Settings(BaseModel):
     det_band_max_side: int = 1280  # the text outside tables (titles, units, page numbers): at the scale of this side
     use_layout: bool = True
     detect_orientation: bool = True
+    enhance: bool = True  # faint / unevenly lit scans: background division and contrast stretch (extractor/enhance.py)
+    enhance_max_uneven: float = 0.08  # ... applied when the paper level varies more than this over the page (share of it)
+    enhance_min_contrast: float = 100.0  # ... or the ink is less than this many grey levels below the paper
     kpi_classifier: bool = True  # vote the KPI levels against models/kpi_classifier (needs torch + transformers)
     calibrate: bool = True  # apply models/calibration.json to cell confidences when present
     # limits on one page, enforced by the OS (see configs/default.yaml); 0 turns a limit off

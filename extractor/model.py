@@ -141,6 +141,12 @@ class Page(BaseModel):
     paragraphs: list[Paragraph] = Field(default_factory=list)
     failures: list[Failure] = Field(default_factory=list)
     seconds: Optional[float] = None
+    # the page's measured ink contrast (paper minus ink level, grey levels 0-255; extractor/enhance.py),
+    # before any enhancement: faint text is evidence a read may be wrong. None when not measured
+    ink_contrast: Optional[float] = None
+    # what the enhancement measured and whether it was applied ({"applied": .., "contrast": ..,
+    # "uneven": .., "paper": .., "ink": .., "noise": .., "ink_share": .., "reasons": [..]})
+    enhanced: Optional[dict] = None
 
 
 class KpiTarget(BaseModel):

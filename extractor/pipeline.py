@@ -20,6 +20,7 @@ import numpy as np
 from . import __version__, confidence, ingest, runtime
 from .clean import clean_page
 from .config import Settings
+from .enhance import enhance_page
 from .geometry import inside_frac, iou
 from .ingest.sandbox import PageLimitError, RenderSandbox
 from .kpi import levels as kpi_levels
@@ -432,6 +433,12 @@ class Pipeline:
                         transform=Transform(source_width=w0, source_height=h0),
                         failures=[Failure(stage="clean", category="empty_page", message="page is blank", page=number)],
                         seconds=time.perf_counter() - t0)
+        enhanced: Optional[dict] = None
+        if self.s.enhance:  # faint or unevenly lit scans: flat field and contrast stretch (extractor/enhance.py)
+            try:
+                gray, enhanced = enhance_page(gray, self.s.enhance_max_uneven, self.s.enhance_min_contrast)
+            except Exception as e:
+                failures.append(Failure(stage="clean", category="error", message=f"enhance: {e}", page=number))
         try:
             if self.s.detect_orientation:
                 cl = clean_page(gray, self.classifier, self._read_score)
@@ -443,7 +450,8 @@ class Pipeline:
             rot, skew = 0, 0.0
         h, w = gray.shape
         page = Page(page=number, width=w, height=h, dpi=dpi,
-                    transform=Transform(source_width=w0, source_height=h0, rotation=rot, skew=round(skew, 3)))
+                    transform=Transform(source_width=w0, source_height=h0, rotation=rot, skew=round(skew, 3)),
+                    enhanced=enhanced, ink_contrast=enhanced.get("contrast") if enhanced else None)
 
         grids: list[GridTable] = []
         try:
