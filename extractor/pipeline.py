@@ -491,7 +491,7 @@ class Pipeline:
         # model and from the text's own alignment, structure from the alignment (table.align)
         fallback = self._unruled_tables(gray, grids, lines, layout_tables, failures, number)
         if fallback:
-            ruled += list(zip(fallback, self._read_all([ReadJob(gray, [c.bbox for c in g.cells]) for g in fallback],
+            ruled += list(zip(fallback, self._read_all([ReadJob(gray, [c.bbox for c in g.cells], inset_px=1, ruled=False) for g in fallback],
                                                        failures, number)))
         ruled.sort(key=lambda gr: (gr[0].bbox[1], gr[0].bbox[0]))
 

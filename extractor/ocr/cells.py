@@ -428,8 +428,10 @@ class CellReader:
         self.inset = inset  # crop this far inside a cell's ruled box, as a share of the page's longer side
         self.pad_before, self.pad_after = 0.7, 0.7  # room left and right of a line's ink, in line heights
 
-    def _analyse(self, gray: np.ndarray, bbox: Sequence[float], inset_px: int):
-        """Crop inside the borders; ink mask cleaned of line remnants and specks; raw line bands."""
+    def _analyse(self, gray: np.ndarray, bbox: Sequence[float], inset_px: int, ruled: bool = True):
+        """Crop inside the borders; ink mask cleaned of line remnants and specks; raw line bands.
+        ``ruled=False`` (a table without rulings): the crop is not widened to text beyond its box,
+        which there is the next cell's."""
         H, W = gray.shape
         x0, y0, x1, y1 = (int(round(v)) for v in bbox)
         x0, y0 = max(0, x0 + inset_px), max(0, y0 + inset_px)
@@ -442,7 +444,7 @@ class CellReader:
         # what the inset cut off (a lone "1" against the rule)
         bx0, bx1 = max(0, int(round(bbox[0]))), min(W, int(round(bbox[2])))
         m_thr = thr if thr is not None else ink_threshold(gray[y0:y1, bx0:bx1])
-        if m_thr is not None:
+        if m_thr is not None and ruled:
             nx0, nx1 = _rescue_margins(gray, m_thr, y0, y1, x0, x1, bx0, bx1)
             if (nx0, nx1) != (x0, x1):
                 x0, x1 = nx0, nx1
@@ -454,7 +456,7 @@ class CellReader:
             mask = (crop < thr).astype(np.uint8)
             _strip_edge_lines(mask)
             mask = _despeckle(mask, 5)
-            nx0, nx1 = _widen_to_text(gray, mask, thr, y0, y1, x0, x1)
+            nx0, nx1 = _widen_to_text(gray, mask, thr, y0, y1, x0, x1) if ruled else (x0, x1)
             if (nx0, nx1) != (x0, x1):
                 x0, x1 = nx0, nx1
                 crop = gray[y0:y1, x0:x1]
@@ -553,7 +555,7 @@ class CellReader:
         prepared = []
         for g in groups:
             inset_px = g.inset_px if g.inset_px is not None else max(2, int(round(self.inset * max(g.gray.shape))))
-            analysed = [self._analyse(g.gray, bb, inset_px) for bb in g.boxes]
+            analysed = [self._analyse(g.gray, bb, inset_px, g.ruled) for bb in g.boxes]
             line_h = g.line_h
             if line_h is None:
                 line_h = estimate_line_height([b for a in analysed if a is not None for b in a[2]], g.gray.shape[0])
@@ -620,6 +622,7 @@ class ReadJob:
     line_h: Optional[float] = None
     inset_px: Optional[int] = None
     keep_spaces: bool = False
+    ruled: bool = True  # False: boxes of a table without rulings (a crop never reaches past its box for text)
 
 
 # marks a speck of dirt or a stub of ruling line beside the text is read as; dropped at either end when read with doubt

@@ -133,6 +133,46 @@ def _separators(lines: Sequence[Line], rows: list[list[int]], h: float) -> list[
     return out
 
 
+def split_at_gaps(lines: Sequence[Line], gray: Optional[np.ndarray], min_gap: float = 0.7) -> list[Line]:
+    """Each text box cut where the image shows a blank run wider than ``min_gap`` character heights
+    (the detector runs two cells' texts together when their columns stand close). The text is
+    shared out by its spaces when their number fits, else by the pieces' widths."""
+    if gray is None:
+        return list(lines)
+    H, W = gray.shape
+    out: list[Line] = []
+    for ln in lines:
+        x0, y0, x1, y1 = (int(round(v)) for v in ln.bbox)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+        ch = BOX_TO_CHAR * (y1 - y0)
+        if x1 - x0 < 2 or y1 <= y0:
+            out.append(ln)
+            continue
+        sub = gray[y0:y1, x0:x1]
+        bg = float(np.percentile(sub, 90))
+        ink = (sub < bg - max(40.0, 0.35 * (bg - float(sub.min())))).sum(axis=0) > 0
+        blank = ~ink
+        d = np.diff(np.r_[0, blank.astype(np.int8), 0])
+        cuts = [(a, b) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))
+                if a > 0 and b < len(blank) and b - a >= min_gap * ch]
+        cols = np.flatnonzero(ink)
+        if not len(cols):
+            out.append(ln)
+            continue
+        # the detector pads its boxes: the ink's own extent is what lines up with the other rows
+        xs = [int(cols[0])] + [v for a, b in cuts for v in (a, b)] + [int(cols[-1]) + 1]
+        pieces = [(xs[k], xs[k + 1]) for k in range(0, len(xs), 2)]
+        words = (ln.text or "").split() if len(pieces) > 1 else [ln.text or ""]
+        if len(words) != len(pieces):
+            chars = (ln.text or "").replace(" ", "")
+            widths = np.array([b - a for a, b in pieces], dtype=float)
+            ends = np.round(np.cumsum(widths) / widths.sum() * len(chars)).astype(int)
+            words = [chars[a:b] for a, b in zip(np.r_[0, ends[:-1]], ends)]
+        for (a, b), w in zip(pieces, words):
+            out.append(Line((float(x0 + a), ln.bbox[1], float(x0 + b), ln.bbox[3]), w))
+    return out
+
+
 def _ink_across(gray: Optional[np.ndarray], x: float, y0: float, y1: float, h: float) -> bool:
     """Does text run through x between y0 and y1 (a spanning header), or is there a blank gap?"""
     if gray is None:
@@ -152,7 +192,7 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
     """The grid of an unruled table from the text lines inside it (see the module docstring), or
     None when they show no table. ``bounds``: a region the table must not leave (edges are clipped
     to it); meta lines (部门名称：…, 单位：万元) at its top or bottom are left out."""
-    lines = [ln for ln in lines if ln.bbox[2] > ln.bbox[0] and ln.bbox[3] > ln.bbox[1]]
+    lines = split_at_gaps([ln for ln in lines if ln.bbox[2] > ln.bbox[0] and ln.bbox[3] > ln.bbox[1]], gray)
     if len(lines) < 4:
         return None
     h = _text_height(lines)
@@ -211,6 +251,8 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
             x = min(b - 0.25 * h, a + pad)
         elif len(right) >= 2 and np.ptp(B[right, 0]) < 0.6 * h:  # the column after is left-aligned
             x = max(a + 0.25 * h, b - pad)
+        m = min(0.4 * h, (b - a) / 2)  # keep clear of the text on either side
+        x = min(max(x, a + m), b - m)
         for i in head_idx:  # a header box across the edge: the edge moves out of its way, within the gap
             if B[i, 0] < x < B[i, 2]:
                 if (B[i, 0] + B[i, 2]) / 2 > x and B[i, 0] >= a:
