@@ -254,6 +254,14 @@ def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
     return cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
 
 
+def apply_turn(gray: np.ndarray, rotation: int, skew: float) -> np.ndarray:
+    """``gray`` turned as ``clean_page`` turned the page it judged: ``rotation`` degrees clockwise
+    (0, 90, 180, 270), then rotated by ``skew`` degrees about the centre."""
+    if rotation in ROTATE_CODES:
+        gray = cv2.rotate(gray, ROTATE_CODES[rotation])
+    return rotate(gray, skew) if skew else gray
+
+
 def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
                read: Optional[ReadFn] = None, min_skew: float = 0.1) -> CleanResult:
     """``classify``: crops -> probability each is upside down; ``read``: crops -> (mean character

@@ -377,6 +377,17 @@ def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequenc
     return EvidenceModel(w.tolist(), names)
 
 
+def load_text_calibration(path) -> Optional[Calibration]:
+    """The map for cells of tables built from text alignment (no rulings): their raw confidence to
+    the share right, fitted by scripts/calibrate_text_tables.py on some layout families and checked
+    on others; None when models/calibration.json has none."""
+    import json
+    from pathlib import Path
+
+    d = json.loads(Path(path).read_text(encoding="utf-8")).get("text_cells")
+    return Calibration(d["x"], d["y"], d.get("meta")) if d else None
+
+
 def load_calibration(path) -> tuple[Optional[EvidenceModel], Optional[Calibration], Optional[Calibration]]:
     """(evidence model, cell map, KPI record map) from models/calibration.json."""
     import json

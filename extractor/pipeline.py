@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from . import __version__, confidence, ingest, runtime
-from .clean import clean_page
+from .clean import apply_turn, clean_page
 from .config import Settings
 from .enhance import enhance_page
 from .geometry import inside_frac, iou
@@ -190,9 +190,11 @@ class Pipeline:
         self.reader = CellReader(self.recognizer, self.detector)
         cal = runtime.project_model("calibration.json")
         self.evidence, self.calibration, self.kpi_calibration = None, None, None
+        self.text_calibration: Optional[confidence.Calibration] = None
         if cal.exists() and self.s.calibrate:
             try:
                 self.evidence, self.calibration, self.kpi_calibration = confidence.load_calibration(cal)
+                self.text_calibration = confidence.load_text_calibration(cal)
             except (ValueError, KeyError, OSError) as e:  # a stale or broken file: raw scores, said loudly
                 log.warning("confidence calibration not used (%s): %s", cal, e)
         self._level_model = None  # the KPI level classifier, loaded on the first document with KPI rows
@@ -217,8 +219,8 @@ class Pipeline:
     def _score_cells(self, doc: Document) -> None:
         """Every cell's confidence from all the evidence on it (the KPI records are then rebuilt
         from these cells, so their confidence follows)."""
-        if self.evidence is not None:
-            self.evidence.apply(doc.tables())
+        if self.evidence is not None:  # fitted on ruled grids: a grid built from text alone is outside its reach
+            self.evidence.apply([t for t in doc.tables() if t.source != "text"])
         self._cap_unsure(doc)
 
     @staticmethod
@@ -230,10 +232,13 @@ class Pipeline:
                 c.confidence = confidence.unsure_cap(c.confidence, c.ocr)
 
     def _calibrate(self, doc: Document) -> None:
-        if self.calibration is not None:
-            for t in doc.tables():
+        for t in doc.tables():
+            # a table without rulings has its own map (its raw confidence is ~0.68 x the read's);
+            # without one its cells keep that raw score, below the review threshold
+            cal = self.text_calibration if t.source == "text" else self.calibration
+            if cal is not None:
                 for c in t.cells:
-                    c.confidence = round(self.calibration(c.confidence), 4)
+                    c.confidence = round(cal(c.confidence), 4)
         self._cap_unsure(doc)
         if self.kpi_calibration is not None:
             for k in doc.kpis:
@@ -434,20 +439,26 @@ class Pipeline:
                         failures=[Failure(stage="clean", category="empty_page", message="page is blank", page=number)],
                         seconds=time.perf_counter() - t0)
         enhanced: Optional[dict] = None
+        better = None
         if self.s.enhance:  # faint or unevenly lit scans: flat field and contrast stretch (extractor/enhance.py)
             try:
-                gray, enhanced = enhance_page(gray, self.s.enhance_max_uneven, self.s.enhance_min_contrast)
+                better, enhanced = enhance_page(gray, self.s.enhance_max_uneven, self.s.enhance_min_contrast)
             except Exception as e:
                 failures.append(Failure(stage="clean", category="error", message=f"enhance: {e}", page=number))
         try:
+            # orientation and skew are judged on the page as scanned: the stretch of a noisy page
+            # turns its paper grain into specks that hide the lines' slope; the enhanced page then
+            # gets the same turn and rotation
             if self.s.detect_orientation:
                 cl = clean_page(gray, self.classifier, self._read_score)
             else:
                 cl = clean_page(gray)
-            gray, rot, skew = cl.gray, cl.rotation, cl.skew
+            rot, skew = cl.rotation, cl.skew
+            gray = cl.gray if better is None or better is gray else apply_turn(better, rot, skew)
         except Exception as e:
             failures.append(Failure(stage="clean", category="error", message=str(e), page=number))
             rot, skew = 0, 0.0
+            gray = better if better is not None else gray
         h, w = gray.shape
         page = Page(page=number, width=w, height=h, dpi=dpi,
                     transform=Transform(source_width=w0, source_height=h0, rotation=rot, skew=round(skew, 3)),

@@ -19,7 +19,6 @@ from extractor.table import (
     GridTable,
     find_tables,
     line_masks,
-    table_from_text_boxes,
 )
 
 FONT_PATHS = [
@@ -406,23 +405,6 @@ def test_speed_a4_200dpi():
         ts.append(time.perf_counter() - t0)
     # budget is 150 ms on one core; leave headroom for slow CI machines
     assert min(ts) < 0.5, ts
-
-
-def test_table_from_text_boxes():
-    # 4 rows x 3 columns of OCR boxes, a title box spanning all columns
-    boxes = [(100, 100, 700, 130)]
-    for r in range(1, 5):
-        y = 100 + 50 * r
-        boxes += [(100, y, 220, y + 30), (320, y, 430, y + 30), (560, y, 690, y + 30)]
-    t = table_from_text_boxes(boxes, (90, 90, 710, 350))
-    assert t.source == "text"
-    assert (t.n_rows, t.n_cols) == (5, 3)
-    assert_tiles(t)
-    assert (0, 0, 1, 3) in structure(t)
-    assert all(c.borders_seen == 0 for c in t.cells)
-    # empty region
-    e = table_from_text_boxes([], (0, 0, 10, 10))
-    assert (e.n_rows, e.n_cols) == (1, 1)
 
 
 # ----------------------------------------------------------- real images

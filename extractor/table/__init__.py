@@ -1,11 +1,11 @@
-"""Table structure: ruled-grid detection and a text-box fallback."""
+"""Table structure: ruled grids (``grid``), grids from text alignment where there are no rulings
+(``align``), and tables continued across pages (``continuation``)."""
 from .grid import (
     GridCell,
     GridTable,
     binarize,
     find_tables,
     line_masks,
-    table_from_text_boxes,
 )
 
 __all__ = [
@@ -14,5 +14,4 @@ __all__ = [
     "binarize",
     "find_tables",
     "line_masks",
-    "table_from_text_boxes",
 ]

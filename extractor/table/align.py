@@ -230,8 +230,10 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
         here = set()
         for i in rows[k]:
             here.update(range(col_lo[i], col_hi[i] + 1))
-        if gap < min(0.45 * h, 0.5 * typical) and (here <= held or held <= here) and here != held or \
-                gap < min(0.45 * h, 0.5 * typical) and here == held and len(here) == 1:
+        tight = gap < min(0.45 * h, 0.5 * typical)
+        # a cell's text wrapped onto more lines: the next line holds fewer of the row's columns
+        # (one or two), or the row so far is the lone first lines of one cell, or both are
+        if tight and (here < held and len(here) <= 2 or held < here and len(held) == 1 or here == held and len(here) == 1):
             merged[-1] = prev + rows[k]
         else:
             merged.append(rows[k])

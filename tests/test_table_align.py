@@ -1,0 +1,115 @@
+"""Tables without rulings (issue 18): structure from text alignment (extractor.table.align), on
+boxes laid out by hand and on rendered borderless / 三线表 pages read by the real pipeline."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import synth
+from extractor.evaluate import score_document
+from extractor.model import Document
+from extractor.table.align import Line, is_table, split_at_gaps, table_from_lines, text_table_regions
+
+H = 30  # a detected text box's height (its characters ~18 px)
+
+
+def _row(y: float, *spans: tuple[float, float, str]) -> list[Line]:
+    return [Line((x0, y, x1, y + H), t) for x0, x1, t in spans]
+
+
+def _budget_lines() -> list[Line]:
+    """A header over two bands and five body rows: code | name | three right-aligned amounts."""
+    lines = _row(100, (420, 480, "项目"), (900, 1080, "2024年预算数")) + \
+        _row(150, (100, 200, "科目编码"), (400, 500, "科目名称"), (760, 830, "合计"), (900, 1000, "基本支出"),
+             (1080, 1180, "项目支出"))
+    body = [("201", "一般公共服务支出", "225.55", "82.02", "143.53"), ("20103", "政府办公厅（室）及相关机构事务", "64.47", "64.47", ""),
+            ("2010350", "事业运行", "64.47", "64.47", "0.00"), ("207", "文化旅游体育与传媒支出", "43.10", "", "43.10"),
+            ("20701", "文化和旅游", "43.10", "", "43.10")]
+    for k, (code, name, a, b, c) in enumerate(body):
+        y = 200 + 50 * k
+        spans = [(100, 100 + 15 * len(code), code), (260, 260 + 20 * len(name), name)]
+        spans += [(850 - 15 * len(v), 850, v) for v in [a] if v]
+        spans += [(1020 - 15 * len(v), 1020, v) for v in [b] if v]
+        spans += [(1190 - 15 * len(v), 1190, v) for v in [c] if v]
+        lines += _row(y, *spans)
+    return lines
+
+
+def test_columns_rows_and_edges_from_alignment():
+    g = table_from_lines(_budget_lines())
+    assert g is not None and (g.n_rows, g.n_cols) == (7, 5)
+    # each body text falls in its own column, between the edges
+    ce = g.col_edges
+    assert ce[0] < 100 and 200 < ce[1] < 260 and 560 < ce[2] < 760 and 850 < ce[3] < 960 and 1020 < ce[4] < 1080
+    assert ce[5] > 1190
+    # right-aligned amounts: the edge after them sits close to their right end, not mid-gap
+    assert ce[3] - 850 < 0.6 * (960 - 850)
+
+
+def test_header_only_column_and_wrapped_lines():
+    """A column that only the header fills (no figure under it), and a name wrapped onto three
+    lines beside one line of the row's other cells: one row, five columns."""
+    lines = _row(100, (100, 220, "项目名称"), (300, 400, "项目类型"), (520, 580, "合计"), (700, 820, "一般公共预算"),
+                 (900, 1020, "政府性基金"))
+    lines += [Line((100, 150, 220, 150 + H), "机关事业单"), Line((100, 178, 220, 178 + H), "位人员培训"),
+              Line((100, 206, 160, 206 + H), "费")]
+    lines += _row(178, (300, 420, "经常性项目"), (520, 590, "39.06"), (750, 820, "39.06"))
+    lines += [Line((100, 260, 220, 260 + H), "办公楼维修")] + _row(274, (300, 420, "经常性项目"), (520, 590, "72.26"),
+                                                              (750, 820, "72.26"))
+    lines += [Line((100, 288, 220, 288 + H), "改造经费")]
+    g = table_from_lines(lines)
+    assert g is not None and g.n_cols == 5, (g and g.col_edges)
+    assert g.n_rows == 3, g.row_edges
+
+
+def test_prose_and_titles_are_not_tables():
+    prose = [Line((100, 100 + 40 * k, 1500, 130 + 40 * k), "用于保障网络舆情监测服务工作顺利开展，提升服务能力") for k in range(6)]
+    assert table_from_lines(prose) is None and text_table_regions(prose, 1650) == []
+    title_and_meta = _row(100, (600, 1050, "2024年预算支出总表")) + _row(160, (100, 400, "部门名称：某局"), (1300, 1450, "单位：万元"))
+    assert text_table_regions(title_and_meta + prose, 1650) == []
+    # a grid of a diagram's few labels: most of it empty
+    sparse = _row(100, (100, 200, "甲"), (900, 1000, "乙")) + _row(300, (500, 600, "丙")) + _row(500, (100, 200, "丁"))
+    g = table_from_lines(sparse)
+    assert g is None or not is_table(g, sparse)
+
+
+def test_meta_lines_and_titles_bound_the_regions():
+    lines = _row(40, (600, 1000, "2024年预算支出总表")) + _row(90, (100, 400, "部门名称：某局"), (1050, 1190, "单位：万元"))
+    lines += _budget_lines()
+    lines += _row(560, (550, 1000, "2024年项目支出预算表"))
+    regions = text_table_regions(lines, 1300)
+    assert len(regions) == 1
+    x0, y0, x1, y1 = regions[0]
+    assert y0 >= 100 and y1 <= 500 and x0 >= 100 and x1 <= 1190
+
+
+def test_a_box_running_two_cells_together_is_cut_at_the_blank():
+    img = np.full((60, 600), 235, np.uint8)
+    img[20:40, 50:150] = 30  # "97.44"
+    img[20:40, 220:330] = 30  # "160.12", 70 px further on: a column gap
+    img[20:40, 400:420] = 30
+    img[20:40, 426:446] = 30  # two glyphs 6 px apart: one word
+    out = split_at_gaps([Line((40, 10, 460, 50), "97.44 160.12 4 5")], img)
+    assert [(round(ln.bbox[0]), round(ln.bbox[2])) for ln in out] == [(50, 150), (220, 330), (400, 446)]
+    assert [ln.text for ln in out][:2] == ["97.44", "160.12"]
+
+
+@pytest.mark.parametrize("family", ["borderless", "threeline"])
+def test_rendered_unruled_tables_are_read(pipeline, family):
+    """A page of the 2024 budget table drawn with no rules (or only the three rules), light scan:
+    the pipeline finds the table, builds its grid from the text and reads most cells right."""
+    images, truths = synth.render_pages(synth.build_doc(7501, kind="compact", family=family), seed=7501,
+                                        severity="light", dpi=150, max_pages=3)
+    k = next(i for i, t in enumerate(truths) if t["tables"] and t["tables"][0].get("kind") == "budget")
+    page = pipeline.process_image(images[k], k + 1, 150)
+    budget = [t for t in page.tables if t.source == "text"]
+    assert budget, [t.source for t in page.tables]
+    truth = {"dpi": 150, "pages": [dict(truths[k], page=k + 1)]}
+    doc = Document(source="x.pdf", n_pages=1, pages=[page])
+    s = score_document(doc, truth).summary()
+    assert s["tables_f1"] >= 0.66 and s["text"] >= 0.8 and s["numeric"] >= 0.8, s
+    # cells of a grid built from text alone are scored by their own map (the ruled grids' evidence
+    # model would put them all near 0): the cells read right are mostly sure
+    cells = [c for t in budget for c in t.cells if c.text]
+    assert all(c.structure.source == "text" for c in cells)
+    assert np.mean([c.confidence for c in cells]) > 0.6
