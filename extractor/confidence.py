@@ -33,6 +33,8 @@ def cell_confidence(cell: Cell, ink: float) -> float:
     struct = 0.8 + 0.2 * s.borders_seen
     if s.span_inferred:
         struct *= 0.85
+    if s.pieces and s.pieces > 1:  # a grid from text with pieces apart in one cell: columns run together?
+        struct *= 0.5
     if cell.ocr is None or cell.ocr.n_chars == 0:
         # empty: sure when there is no ink at all, doubtful when ink was there but nothing was read
         empty = 0.99 if ink < 0.002 else max(0.3, 0.99 - 40 * ink)
@@ -377,14 +379,15 @@ def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequenc
     return EvidenceModel(w.tolist(), names)
 
 
-def load_text_calibration(path) -> Optional[Calibration]:
-    """The map for cells of tables built from text alignment (no rulings): their raw confidence to
-    the share right, fitted by scripts/calibrate_text_tables.py on some layout families and checked
-    on others; None when models/calibration.json has none."""
+def load_text_calibration(path, key: str = "text_cells") -> Optional[Calibration]:
+    """A map fitted by scripts/calibrate_text_tables.py on some layout families and checked on
+    others: ``text_cells`` for cells of tables built from text alignment (their raw confidence to
+    the share right), ``faint_cells`` for cells of ruled tables on pages the enhancement found faint
+    or unevenly lit (applied after the cell map). None when models/calibration.json has none."""
     import json
     from pathlib import Path
 
-    d = json.loads(Path(path).read_text(encoding="utf-8")).get("text_cells")
+    d = json.loads(Path(path).read_text(encoding="utf-8")).get(key)
     return Calibration(d["x"], d["y"], d.get("meta")) if d else None
 
 

@@ -51,6 +51,9 @@ class StructureEvidence(BaseModel):
     borders_seen: float = 1.0  # fraction of the cell's 4 edges covered by real lines
     span_inferred: bool = False  # span taken from text alignment rather than lines
     source: Literal["lines", "text"] = "lines"
+    # a grid built from text: pieces of text standing side by side, apart, inside this one cell
+    # (two columns the alignment could not tell apart); None on ruled grids
+    pieces: Optional[int] = None
 
 
 class Cell(BaseModel):

@@ -191,10 +191,12 @@ class Pipeline:
         cal = runtime.project_model("calibration.json")
         self.evidence, self.calibration, self.kpi_calibration = None, None, None
         self.text_calibration: Optional[confidence.Calibration] = None
+        self.faint_calibration: Optional[confidence.Calibration] = None
         if cal.exists() and self.s.calibrate:
             try:
                 self.evidence, self.calibration, self.kpi_calibration = confidence.load_calibration(cal)
                 self.text_calibration = confidence.load_text_calibration(cal)
+                self.faint_calibration = confidence.load_text_calibration(cal, "faint_cells")
             except (ValueError, KeyError, OSError) as e:  # a stale or broken file: raw scores, said loudly
                 log.warning("confidence calibration not used (%s): %s", cal, e)
         self._level_model = None  # the KPI level classifier, loaded on the first document with KPI rows
@@ -232,13 +234,18 @@ class Pipeline:
                 c.confidence = confidence.unsure_cap(c.confidence, c.ocr)
 
     def _calibrate(self, doc: Document) -> None:
-        for t in doc.tables():
-            # a table without rulings has its own map (its raw confidence is ~0.68 x the read's);
-            # without one its cells keep that raw score, below the review threshold
-            cal = self.text_calibration if t.source == "text" else self.calibration
-            if cal is not None:
-                for c in t.cells:
-                    c.confidence = round(cal(c.confidence), 4)
+        for p in doc.pages:
+            faint = bool(p.enhanced and p.enhanced.get("applied"))
+            for t in p.tables:
+                # a table without rulings has its own map (its raw confidence is ~0.68 x the read's);
+                # without one its cells keep that raw score, below the review threshold. A ruled
+                # table on a faint or unevenly lit page: the cell map, then the faint pages' map
+                maps = [self.text_calibration] if t.source == "text" else \
+                    [self.calibration] + ([self.faint_calibration] if faint else [])
+                for cal in maps:
+                    if cal is not None:
+                        for c in t.cells:
+                            c.confidence = round(cal(c.confidence), 4)
         self._cap_unsure(doc)
         if self.kpi_calibration is not None:
             for k in doc.kpis:
@@ -583,8 +590,9 @@ class Pipeline:
                              char_probs=[round(p, 4) for p in r.char_probs], ink=round(float(r.ink), 5),
                              dropped=round(float(r.dropped), 4), missed=round(float(r.missed), 4),
                              missed_edge=round(float(r.missed_edge), 4), unsure=round(float(r.unsure), 4))
-            st = StructureEvidence(borders_seen=round(float(c.borders_seen), 3),
-                                   span_inferred=g.source != "lines", source="lines" if g.source == "lines" else "text")
+            text_grid = g.source != "lines"
+            st = StructureEvidence(borders_seen=round(float(c.borders_seen), 3), span_inferred=text_grid,
+                                   source="text" if text_grid else "lines", pieces=c.pieces if text_grid else None)
             cell = Cell(row=c.row, col=c.col, rowspan=c.rowspan, colspan=c.colspan,
                         bbox=[round(float(v), 1) for v in c.bbox], text=r.text, ocr=ev, structure=st)
             cell.confidence = confidence.cell_confidence(cell, r.ink)

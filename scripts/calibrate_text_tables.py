@@ -1,9 +1,13 @@
 #!/usr/bin/env python
 """Fit the confidence map of cells in tables built from text alignment (no rulings), on some layout
-families, check it on others, and write it into models/calibration.json as ``text_cells``.
+families, check it on others, and write it into models/calibration.json as ``text_cells``; with
+``--kind faint``, the map of cells of ruled tables on pages the enhancement found faint or unevenly
+lit (``faint_cells``, applied after the cell map).
 
     python scripts/calibrate_text_tables.py --fit borderless --check threeline --docs 3 \
         --severity medium,faded [--write]
+    python scripts/calibrate_text_tables.py --kind faint --fit base,twin --check ledger,union \
+        --severity heavy,faded --docs 2 [--write]
 
 The cell map of scripts/calibrate.py was fitted on ruled grids; its evidence model puts every cell of
 a grid built from text near 0 (right or wrong), so a text table's cells keep their raw score (~0.68
@@ -31,15 +35,20 @@ from extractor import confidence  # noqa: E402
 from extractor.evaluate import ece, score_document  # noqa: E402
 
 
-def text_pairs(pipe, docs: list) -> list[tuple[float, bool]]:
-    """(raw confidence, right) of every cell of a text-built table matched to a true cell."""
+def text_pairs(pipe, docs: list, kind: str = "text") -> list[tuple[float, bool]]:
+    """(confidence before the map, right) of every cell matched to a true cell: of a text-built
+    table (``text``), or of a ruled table on an enhanced page (``faint``)."""
     out = []
     for _, d in docs:
         truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
         doc = pipe.run(d / "doc.pdf", dpi=truth.get("dpi", 200))
-        source = {t.id: t.source for t in doc.tables()}
+        if kind == "text":
+            keep = {t.id for t in doc.tables() if t.source == "text"}
+        else:
+            keep = {t.id for p in doc.pages if p.enhanced and p.enhanced.get("applied") for t in p.tables
+                    if t.source != "text"}
         s = score_document(doc, truth)
-        out += [(c.confidence, bool(ok)) for tid, c, ok in s.scored if source.get(tid) == "text"]
+        out += [(c.confidence, bool(ok)) for tid, c, ok in s.scored if tid in keep]
     return out
 
 
@@ -63,20 +72,23 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=8100)
     ap.add_argument("--max-pages", type=int, default=6)
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "text_tables")
+    ap.add_argument("--kind", choices=["text", "faint"], default="text")
     ap.add_argument("--write", action="store_true", help="write the map fitted on --fit into models/calibration.json")
     a = ap.parse_args(argv)
     from extractor.config import Settings
     from extractor.pipeline import Pipeline
 
     pipe = Pipeline(Settings(workers=1))
+    key = "text_cells" if a.kind == "text" else "faint_cells"
     pipe.text_calibration = None  # the raw scores are what is fitted
+    pipe.faint_calibration = None
     fit_f, check_f = a.fit.split(","), a.check.split(",")
     sets: dict = {"fit": [], "check": []}
     for sev in a.severity.split(","):
         sets["fit"] += text_pairs(pipe, render_set(a.out / sev, fit_f, list(range(a.seed, a.seed + a.docs)), sev,
-                                                   a.max_pages, 200, "compact"))
+                                                   a.max_pages, 200, "compact"), a.kind)
         sets["check"] += text_pairs(pipe, render_set(a.out / sev, check_f, list(range(a.seed + 100, a.seed + 100 + a.docs)),
-                                                     sev, a.max_pages, 200, "compact"))
+                                                     sev, a.max_pages, 200, "compact"), a.kind)
     pipe.close()
     res = {}
     for fit_name, check_name in (("fit", "check"), ("check", "fit")):
@@ -89,12 +101,12 @@ def main(argv=None) -> int:
         if fit_name == "fit" and a.write:
             path = ROOT / "models" / "calibration.json"
             d = json.loads(path.read_text(encoding="utf-8"))
-            d["text_cells"] = {"x": [round(v, 5) for v in cal.x], "y": [round(v, 5) for v in cal.y],
+            d[key] = {"x": [round(v, 5) for v in cal.x], "y": [round(v, 5) for v in cal.y],
                                "meta": {"fitted_on": fit_f, "severities": a.severity.split(","), "docs": a.docs,
                                         "seeds": [a.seed, a.seed + a.docs - 1], "cells": len(sets["fit"]),
                                         "checked_on": check_f, "check": res[f"{a.fit}->{a.check}"]["mapped"]}}
             path.write_text(json.dumps(d, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-            print(f"written: {path} (text_cells)")
+            print(f"written: {path} ({key})")
     return 0
 
 

@@ -293,9 +293,26 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
             if not occ[r, c]:
                 cells.append(GridCell(r, c, 1, 1, (col_edges[c], row_edges[r], col_edges[c + 1], row_edges[r + 1]), 0.0))
     cells.sort(key=lambda c: (c.row, c.col))
+    _count_pieces(cells, lines)
     g = GridTable(bbox=(col_edges[0], row_edges[0], col_edges[-1], row_edges[-1]), row_edges=[float(v) for v in row_edges],
                   col_edges=[float(v) for v in col_edges], cells=cells, source="text")
     return g if is_table(g, lines) else None
+
+
+def _count_pieces(cells: list[GridCell], lines: Sequence[Line]) -> None:
+    """Each cell's number of text pieces standing side by side inside it (after the boxes were cut
+    at blank runs): two or more is two columns run together, or a cell whose words stand far
+    apart; either way the cell's text is in doubt."""
+    for c in cells:
+        x0, y0, x1, y1 = c.bbox
+        inside = [ln.bbox for ln in lines if x0 <= (ln.bbox[0] + ln.bbox[2]) / 2 <= x1
+                  and y0 <= (ln.bbox[1] + ln.bbox[3]) / 2 <= y1]
+        inside.sort(key=lambda b: b[0])
+        n = 1 if inside else 0
+        for a, b in zip(inside, inside[1:]):
+            if min(a[3], b[3]) - max(a[1], b[1]) > 0.5 * min(a[3] - a[1], b[3] - b[1]) and b[0] > a[2]:
+                n += 1
+        c.pieces = n
 
 
 def is_table(g: GridTable, lines: Sequence[Line]) -> bool:

@@ -61,6 +61,7 @@ class GridCell:
     colspan: int
     bbox: Box  # x0, y0, x1, y1 of the ruled cell (line centres), page pixels
     borders_seen: float  # fraction of the perimeter covered by line pixels
+    pieces: int = 0  # a grid from text (table.align): pieces of text side by side, apart, in the cell
 
 
 @dataclass
