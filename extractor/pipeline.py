@@ -35,7 +35,7 @@ from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
 from .table import GridTable, find_tables
 from .table.align import Line as AlignLine
-from .table.align import table_from_lines, text_table_regions
+from .table.align import merge_stacked, table_from_lines, text_table_regions
 from .table.continuation import link_continuations
 
 log = logging.getLogger(__name__)
@@ -562,6 +562,10 @@ class Pipeline:
             if g is not None and not any(iou(g.bbox, o.bbox) > 0.3 or inside_frac(g.bbox, o.bbox) > 0.6
                                          for o in grids + out):
                 out.append(g)
+        try:  # the parts of one form (project block, KPI grid) are one table
+            out = merge_stacked(out, texts, max_gap=0.4 * gray.shape[0])
+        except Exception as e:  # noqa: BLE001
+            failures.append(Failure(stage="table", category="text_fallback", message=f"merge: {e}", page=number))
         return out
 
     def _read_all(self, jobs: list[ReadJob], failures: list[Failure], number: int) -> list[Optional[list]]:

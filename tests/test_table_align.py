@@ -113,3 +113,36 @@ def test_rendered_unruled_tables_are_read(pipeline, family):
     cells = [c for t in budget for c in t.cells if c.text]
     assert all(c.structure.source == "text" for c in cells)
     assert np.mean([c.confidence for c in cells]) > 0.6
+
+
+def test_a_form_is_cut_at_its_prose_rows_and_joined_back_into_one_table():
+    """A project page without rules: label / value pairs on four columns, two prose rows, then a KPI
+    grid on six other columns. No single set of columns fits the whole block; its parts are each a
+    table, and the parts of one form are joined into one (as a ruled form is one table), the prose
+    rows as a label and a text across the rest. A title between two tables keeps them apart."""
+    lines = []
+    for k, (a, b, c, d) in enumerate([("项目名称", "档案数字化", "项目期", "3年"), ("主管部门", "某局", "实施单位", "某局"),
+                                      ("实施期资金", "10,000", "年度资金", "10,000")]):
+        lines += _row(100 + 50 * k, (100, 250, a), (330, 500, b), (800, 950, c), (1100, 1180, d))
+    lines += _row(260, (100, 220, "项目概况"), (330, 1300, "用于保障档案数字化工作顺利开展，提升服务能力"))
+    lines += _row(310, (100, 220, "立项依据"), (330, 1300, "根据部门职能和年度工作计划，经会议研究决定"))
+    lines += _row(370, (100, 200, "一级指标"), (260, 380, "二级指标"), (480, 600, "三级指标"), (700, 780, "指标值"),
+                  (900, 1020, "二级指标"), (1150, 1270, "三级指标"))
+    for k in range(3):
+        y = 420 + 50 * k
+        lines += _row(y, (260, 380, "数量指标"), (480, 640, "维修维护次数"), (700, 770, "≤6次"), (900, 1020, "数量指标"),
+                      (1150, 1290, "维修维护次数"))
+    regions = text_table_regions(lines, 1400)
+    assert len(regions) == 2, regions
+    from extractor.table.align import merge_stacked
+
+    grids = [table_from_lines([ln for ln in lines if reg[1] - 1 <= ln.bbox[1] and ln.bbox[3] <= reg[3] + 1])
+             for reg in regions]
+    assert all(g is not None for g in grids)
+    (one,) = merge_stacked(grids, lines, max_gap=500)
+    assert one.n_rows == 3 + 2 + 4 and one.bbox[1] < 110 and one.bbox[3] > 520
+    prose = [c for c in one.cells if c.row in (3, 4)]
+    assert [c.colspan > 1 for c in prose if c.col > 0] == [True, True]
+    titled = grids[:1] + [grids[1]]
+    title = _row(330, (560, 840, "项目支出绩效目标表"))
+    assert len(merge_stacked(titled, lines[:12] + title + lines[16:], max_gap=500)) == 2

@@ -374,17 +374,148 @@ def text_table_regions(lines: Sequence[Line], page_w: float, min_rows: int = 3) 
         cur.append(r)
     if cur:
         blocks.append(cur)
-    out = []
-    for blk in blocks:
+    def region(blk: list[list[int]]) -> Optional[Box]:
         # trim rows at either end that are not split (a heading above, a note below)
         while blk and not split(blk[0]) and len(blk[0]) == 1 and (B[blk[0][0], 2] - B[blk[0][0], 0]) > 0.5 * page_w:
             blk = blk[1:]
-        n_split = sum(split(r) for r in blk)
-        if n_split < min_rows:
-            continue
+        if len(blk) > 1:  # a subtitle centred over the block ("(2025年度)")
+            bx0 = min(B[i, 0] for r in blk for i in r)
+            bx1 = max(B[i, 2] for r in blk for i in r)
+            while len(blk) > 1 and len(blk[0]) == 1 and \
+                    abs((B[blk[0][0], 0] + B[blk[0][0], 2]) / 2 - (bx0 + bx1) / 2) < 0.08 * (bx1 - bx0):
+                blk = blk[1:]
+        if sum(split(r) for r in blk) < min_rows:
+            return None
         idx = [i for r in blk for i in r]
         sub = [lines[i] for i in idx]
         if not _separators(sub, _rows(sub), h):
+            return None
+        return float(B[idx, 0].min()), float(B[idx, 1].min()), float(B[idx, 2].max()), float(B[idx, 3].max())
+
+    out = []
+    for blk in blocks:
+        reg = region(blk)
+        if reg is not None:
+            out.append(reg)
             continue
-        out.append((float(B[idx, 0].min()), float(B[idx, 1].min()), float(B[idx, 2].max()), float(B[idx, 3].max())))
+        # no one set of columns: a form (a project block of label / value pairs over a grid of other
+        # columns, prose rows between). Its parts, cut at the prose rows (one box across much of the
+        # block), may each be a table
+        x0 = min(B[i, 0] for r in blk for i in r)
+        x1 = max(B[i, 2] for r in blk for i in r)
+        part: list[list[int]] = []
+        for r in blk + [[]]:
+            prose = any(B[i, 2] - B[i, 0] > 0.4 * (x1 - x0) for i in r)
+            if r and not prose:
+                part.append(r)
+                continue
+            if part:
+                reg = region(part)
+                if reg is not None:
+                    out.append(reg)
+            part = []
     return out
+
+
+def merge_stacked(grids: Sequence[GridTable], lines: Sequence[Line], max_gap: float = 400.0) -> list[GridTable]:
+    """Grids built from text that one form stacks (a project block of label / value pairs, prose
+    rows, a KPI grid below): one table, as a ruled form is one table. Two text grids are joined
+    when they overlap across at least 70 % of the narrower one's width and nothing but text lines
+    stands between them; the lines between become rows of a label (the first column) and a text
+    spanning the rest. Column edges are the union of both grids', edges closer than 1 % of the
+    width merged; each cell spans the union columns its own edges enclose."""
+    out = sorted((g for g in grids), key=lambda g: g.bbox[1])
+    merged: list[GridTable] = []
+    for g in out:
+        if merged and g.source == "text" and merged[-1].source == "text":
+            a = merged[-1]
+            ov = min(a.bbox[2], g.bbox[2]) - max(a.bbox[0], g.bbox[0])
+            narrow = min(a.bbox[2] - a.bbox[0], g.bbox[2] - g.bbox[0])
+            between = [ln for ln in lines if a.bbox[3] - 1 <= (ln.bbox[1] + ln.bbox[3]) / 2 <= g.bbox[1] + 1]
+            box_h = float(np.median([ln.bbox[3] - ln.bbox[1] for ln in lines])) if lines else 0.0
+            ux0, ux1 = min(a.bbox[0], g.bbox[0]), max(a.bbox[2], g.bbox[2])
+            rows_between = _rows(between) if between else []
+            # a title between them (taller, or alone and centred over both): two tables
+            titled = any(len(r) == 1 and abs((between[r[0]].bbox[0] + between[r[0]].bbox[2]) / 2 - (ux0 + ux1) / 2)
+                         < 0.05 * (ux1 - ux0) and between[r[0]].bbox[2] - between[r[0]].bbox[0] < 0.6 * (ux1 - ux0)
+                         for r in rows_between)
+            apart = titled or any(META_LINE.search(ln.text or "") or ln.bbox[3] - ln.bbox[1] > 1.25 * box_h
+                                  for ln in between)
+            if ov >= 0.7 * narrow and 0 <= g.bbox[1] - a.bbox[3] <= max_gap and not apart:
+                merged[-1] = _join(a, g, lines)
+                continue
+        merged.append(g)
+    return merged
+
+
+def _join(a: GridTable, b: GridTable, lines: Sequence[Line]) -> GridTable:
+    x0, x1 = min(a.bbox[0], b.bbox[0]), max(a.bbox[2], b.bbox[2])
+    tol = 0.01 * (x1 - x0)
+    edges: list[float] = []
+    for e in sorted(a.col_edges[1:-1] + b.col_edges[1:-1]):
+        if edges and e - edges[-1] < tol:
+            edges[-1] = (edges[-1] + e) / 2
+        else:
+            edges.append(e)
+    col_edges = [x0] + [e for e in edges if x0 + tol < e < x1 - tol] + [x1]
+    ce = np.asarray(col_edges)
+
+    def cols(c0: float, c1: float) -> tuple[int, int]:
+        lo = int(np.argmin(np.abs(ce - c0)))
+        hi = int(np.argmin(np.abs(ce - c1)))
+        return lo, max(lo + 1, hi)
+
+    cells: list[GridCell] = []
+    row_edges: list[float] = []
+
+    def add(g: GridTable, r0: int) -> None:
+        for c in g.cells:
+            lo, hi = cols(g.col_edges[c.col], g.col_edges[c.col + c.colspan])
+            cells.append(GridCell(c.row + r0, lo, c.rowspan, hi - lo, (col_edges[lo], c.bbox[1], col_edges[hi], c.bbox[3]),
+                                  c.borders_seen, c.pieces))
+
+    add(a, 0)
+    row_edges += a.row_edges
+    # the lines between the two grids: rows of a label and a text across the rest
+    between = [ln for ln in lines if a.bbox[3] - 1 <= (ln.bbox[1] + ln.bbox[3]) / 2 <= b.bbox[1] + 1
+               and ln.bbox[2] > x0 and ln.bbox[0] < x1]
+    rows = _rows(between) if between else []
+    r = a.n_rows
+    for k, idx in enumerate(rows):
+        bot = max(ln.bbox[3] for ln in (between[i] for i in idx))
+        nxt = min(ln.bbox[1] for ln in (between[i] for i in rows[k + 1])) if k + 1 < len(rows) else b.bbox[1]
+        y1 = (bot + nxt) / 2 if k + 1 < len(rows) else b.bbox[1]
+        y0 = row_edges[-1]
+        # the label: the row's leftmost piece when another stands apart right of it; it ends at the
+        # first column edge past its text
+        pieces = sorted((between[i].bbox for i in idx), key=lambda bb: bb[0])
+        label_end = 1
+        if len(pieces) >= 2 and pieces[1][0] > pieces[0][2]:
+            past = [k for k, e in enumerate(col_edges) if e >= pieces[0][2] - 0.01 * (x1 - x0) and e <= pieces[1][0]]
+            label_end = past[0] if past else 1
+        label_end = min(max(1, label_end), len(col_edges) - 1)
+        cells.append(GridCell(r, 0, 1, label_end, (col_edges[0], y0, col_edges[label_end], y1), 0.0, 1))
+        if label_end < len(col_edges) - 1:
+            cells.append(GridCell(r, label_end, 1, len(col_edges) - 1 - label_end,
+                                  (col_edges[label_end], y0, col_edges[-1], y1), 0.0, 1))
+        row_edges.append(y1)
+        r += 1
+    if not rows:
+        row_edges[-1] = (row_edges[-1] + b.row_edges[0]) / 2
+    add(b, r)
+    row_edges += b.row_edges[1:]
+    # the slots no cell covers (a grid narrower than the union): empty cells, so the grid is whole;
+    # a cell that would overlap one already placed (two edges merged into one) is left out
+    n_rows, n_cols = len(row_edges) - 1, len(col_edges) - 1
+    taken = np.zeros((n_rows, n_cols), dtype=bool)
+    kept = []
+    for c in cells:
+        if not taken[c.row:c.row + c.rowspan, c.col:c.col + c.colspan].any():
+            taken[c.row:c.row + c.rowspan, c.col:c.col + c.colspan] = True
+            kept.append(c)
+    cells = kept
+    for rr, cc in zip(*np.nonzero(~taken)):
+        cells.append(GridCell(int(rr), int(cc), 1, 1, (col_edges[cc], row_edges[rr], col_edges[cc + 1], row_edges[rr + 1]), 0.0))
+    cells.sort(key=lambda c: (c.row, c.col))
+    return GridTable(bbox=(x0, row_edges[0], x1, row_edges[-1]), row_edges=[float(v) for v in row_edges],
+                     col_edges=[float(v) for v in col_edges], cells=cells, source="text")
