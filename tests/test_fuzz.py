@@ -294,3 +294,20 @@ def test_a_job_whose_document_failed_ends_failed_with_the_right_label(pipeline, 
     assert (job.state, doc.status) == ("failed", "failed") and "page 1: page_too_small" in job.error, job
     job, doc = got["sample.pdf"]
     assert job.state == "done" and doc.status in ("done", "partial"), (job, doc)
+
+
+def test_a_broken_pdf_after_an_encrypted_one_is_not_called_encrypted(fuzz, tmp_path):
+    """pdfium's last error is process-wide: after an encrypted file, a file it cannot load for
+    another reason came back as "encrypted" (found running the corpus after the service tests)."""
+    import pikepdf
+
+    enc = tmp_path / "locked.pdf"
+    with pikepdf.open(SAMPLE) as pdf:
+        pdf.save(enc, encryption=pikepdf.Encryption(user="secret", owner="owner"))
+    with pytest.raises(ingest.InputError) as e:
+        ingest.open_source(enc)
+    assert e.value.category == "encrypted"
+    for name in ("no_pages.pdf", "truncated.pdf"):
+        with pytest.raises(ingest.InputError) as e:
+            ingest.open_source(fuzz / name)
+        assert e.value.category == "corrupt", (name, e.value)

@@ -85,6 +85,19 @@ def _sniff(path: Path) -> str:
     raise InputError(path, "not a PDF or a supported image (PNG, JPEG, TIFF, BMP, WebP)", "unsupported")
 
 
+def _mentions(path: Path, token: bytes, chunk: int = 1 << 20) -> bool:
+    """Does the file hold ``token`` anywhere (read in chunks that overlap by its length)?"""
+    tail = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                return False
+            if token in tail + block:
+                return True
+            tail = block[-len(token):]
+
+
 def open_source(path: str | os.PathLike) -> Source:
     p = Path(path)
     if not p.exists():
@@ -99,7 +112,9 @@ def open_source(path: str | os.PathLike) -> Source:
             pdf = pdfium.PdfDocument(str(p))
         except pdfium.PdfiumError as e:
             msg = str(e).lower()
-            if "password" in msg:
+            # pdfium's last error is process-wide and not reset: a "password" left by an earlier
+            # encrypted file would name a broken one encrypted too; the file must say /Encrypt
+            if "password" in msg and _mentions(p, b"/Encrypt"):
                 raise InputError(p, "PDF is encrypted (password required)", "encrypted") from None
             raise InputError(p, f"corrupt or unreadable PDF ({e})") from None
         n = len(pdf)
