@@ -263,9 +263,12 @@ def apply_turn(gray: np.ndarray, rotation: int, skew: float) -> np.ndarray:
 
 
 def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]], list[float]]] = None,
-               read: Optional[ReadFn] = None, min_skew: float = 0.1) -> CleanResult:
+               read: Optional[ReadFn] = None, min_skew: float = 0.1,
+               apply_to: Optional[np.ndarray] = None) -> CleanResult:
     """``classify``: crops -> probability each is upside down; ``read``: crops -> (mean character
-    confidence, number of characters) of the recogniser on each (tells a quarter-turned page)."""
+    confidence, number of characters) of the recogniser on each (tells a quarter-turned page).
+    Orientation and skew are judged on ``gray``; the turn is applied to ``apply_to`` (the same page
+    in another rendering, e.g. enhanced) when given, else to ``gray``."""
     rotation = 0
     small, s = _binarize_small(gray)
     ink = _text_ink(small), s
@@ -280,6 +283,6 @@ def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]],
     angle = estimate_skew(gray)
     # image y points down, so a line measured at +a degrees is rotated back by +a in OpenCV's convention
     skew = angle if abs(angle) >= min_skew else 0.0
-    if skew:
-        gray = rotate(gray, skew)
-    return CleanResult(gray, rotation, skew)
+    if apply_to is not None:
+        return CleanResult(apply_turn(apply_to, rotation, skew), rotation, skew)
+    return CleanResult(rotate(gray, skew) if skew else gray, rotation, skew)

@@ -379,24 +379,24 @@ def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequenc
     return EvidenceModel(w.tolist(), names)
 
 
-def load_text_calibration(path, key: str = "text_cells") -> Optional[Calibration]:
-    """A map fitted by scripts/calibrate_text_tables.py on some layout families and checked on
-    others: ``text_cells`` for cells of tables built from text alignment (their raw confidence to
-    the share right), ``faint_cells`` for cells of ruled tables on pages the enhancement found faint
-    or unevenly lit (applied after the cell map). None when models/calibration.json has none."""
-    import json
-    from pathlib import Path
-
-    d = json.loads(Path(path).read_text(encoding="utf-8")).get(key)
+def load_map(data: dict, key: str) -> Optional[Calibration]:
+    """A map of models/calibration.json (``data``: its parsed content) fitted by
+    scripts/calibrate_text_tables.py on some layout families and checked on others: ``text_cells``
+    for cells of tables built from text alignment (their raw confidence to the share right),
+    ``faint_cells`` for cells of ruled tables on pages the enhancement found faint or unevenly lit
+    (applied after the cell map). None when the file has none."""
+    d = data.get(key)
     return Calibration(d["x"], d["y"], d.get("meta")) if d else None
 
 
-def load_calibration(path) -> tuple[Optional[EvidenceModel], Optional[Calibration], Optional[Calibration]]:
-    """(evidence model, cell map, KPI record map) from models/calibration.json."""
+def load_calibration(path, data: Optional[dict] = None) -> tuple[Optional[EvidenceModel], Optional[Calibration],
+                                                                  Optional[Calibration]]:
+    """(evidence model, cell map, KPI record map) from models/calibration.json (or its parsed
+    content ``data``, when the caller has read it already)."""
     import json
     from pathlib import Path
 
-    d = json.loads(Path(path).read_text(encoding="utf-8"))
+    d = data if data is not None else json.loads(Path(path).read_text(encoding="utf-8"))
     ev = d.get("evidence")
     model = EvidenceModel(ev["weights"], ev["features"]) if ev else None
     cells = Calibration(d["cells"]["x"], d["cells"]["y"]) if "cells" in d else Calibration(d["x"], d["y"])

@@ -6,6 +6,7 @@ goes on. Models are loaded once per Pipeline object; reuse one object for many d
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 
 from . import __version__, confidence, ingest, runtime
-from .clean import apply_turn, clean_page
+from .clean import clean_page
 from .config import Settings
 from .enhance import enhance_page
 from .geometry import inside_frac, iou
@@ -194,16 +195,19 @@ class Pipeline:
         self.faint_calibration: Optional[confidence.Calibration] = None
         if cal.exists() and self.s.calibrate:
             try:
-                self.evidence, self.calibration, self.kpi_calibration = confidence.load_calibration(cal)
-                self.text_calibration = confidence.load_text_calibration(cal)
-                self.faint_calibration = confidence.load_text_calibration(cal, "faint_cells")
+                data = json.loads(cal.read_text(encoding="utf-8"))
+                self.evidence, self.calibration, self.kpi_calibration = confidence.load_calibration(cal, data)
+                self.text_calibration = confidence.load_map(data, "text_cells")
+                self.faint_calibration = confidence.load_map(data, "faint_cells")
             except (ValueError, KeyError, OSError) as e:  # a stale or broken file: raw scores, said loudly
                 log.warning("confidence calibration not used (%s): %s", cal, e)
         self._level_model = None  # the KPI level classifier, loaded on the first document with KPI rows
         self._level_error: Optional[str] = None  # why it could not be loaded
-        self._sandbox: Optional[RenderSandbox] = None  # pages are rendered in a helper under OS limits
+        # pages are rendered in a helper under OS limits (None: limits off, rendered in this process);
+        # callers that render pages again (the service's page images) use the same helper
+        self.sandbox: Optional[RenderSandbox] = None
         if self.s.render_timeout > 0 or self.s.render_memory_mb > 0:
-            self._sandbox = RenderSandbox(self.s.render_timeout, self.s.render_memory_mb)
+            self.sandbox = RenderSandbox(self.s.render_timeout, self.s.render_memory_mb)
 
     def finish(self, doc: Document) -> Document:
         """The document-level stages, after every page is read. One that fails is recorded on the
@@ -404,8 +408,8 @@ class Pipeline:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        if self._sandbox is not None:
-            self._sandbox.close()
+        if self.sandbox is not None:
+            self.sandbox.close()
 
     def read_page(self, src: ingest.Source, n: int, dpi: Optional[float] = None) -> Page:
         """Page ``n`` (1-based) of a source opened with ``ingest.open_source``, through every page
@@ -422,8 +426,8 @@ class Pipeline:
                         failures=[Failure(stage="ingest", category=category, message=message, page=n)])
 
         try:
-            if self._sandbox is not None:  # in a helper process, under the OS's time and memory limits
-                img = self._sandbox.render(src.path, n, dpi)
+            if self.sandbox is not None:  # in a helper process, under the OS's time and memory limits
+                img = self.sandbox.render(src.path, n, dpi)
             else:
                 img = ingest.render_page(src, n, dpi)
         except PageLimitError as e:
@@ -456,12 +460,12 @@ class Pipeline:
             # orientation and skew are judged on the page as scanned: the stretch of a noisy page
             # turns its paper grain into specks that hide the lines' slope; the enhanced page then
             # gets the same turn and rotation
+            target = better if better is not None and better is not gray else None
             if self.s.detect_orientation:
-                cl = clean_page(gray, self.classifier, self._read_score)
+                cl = clean_page(gray, self.classifier, self._read_score, apply_to=target)
             else:
-                cl = clean_page(gray)
-            rot, skew = cl.rotation, cl.skew
-            gray = cl.gray if better is None or better is gray else apply_turn(better, rot, skew)
+                cl = clean_page(gray, apply_to=target)
+            gray, rot, skew = cl.gray, cl.rotation, cl.skew
         except Exception as e:
             failures.append(Failure(stage="clean", category="error", message=str(e), page=number))
             rot, skew = 0, 0.0

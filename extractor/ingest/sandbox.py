@@ -39,8 +39,9 @@ HEADER_MAX = 64 * 1024  # bytes of a reply's header line
 
 
 class PageLimitError(Exception):
-    """A page over its time or memory limit (or one that crashed the renderer). ``category``:
-    ``page_timeout``, ``page_memory`` or ``render_crash``."""
+    """A page over its time or memory limit, or one the renderer failed on. ``category``:
+    ``page_timeout``, ``page_memory``, ``render_crash`` (the helper died) or ``render_error`` (it
+    raised on the page)."""
 
     def __init__(self, path: str | os.PathLike, page: int, category: str, reason: str):
         self.path, self.page, self.category, self.reason = str(path), page, category, reason
@@ -150,10 +151,6 @@ class RenderSandbox:
             if not (0 < h and 0 < w and h * w <= MAX_PIXELS * 1.01):  # the renderer rounds up
                 raise ValueError(f"bad image size {w}x{h}")
             data = self._read_exact(p, h * w, deadline, peak)
-        except PageLimitError:
-            raise
-        except InputError:
-            raise
         except TimeoutError:
             self._stop()
             self.restarts += 1
@@ -173,7 +170,7 @@ class RenderSandbox:
                 raise PageLimitError(path, number, "page_memory",
                                      f"rendering it needed more than {self.memory_mb} MB ({died})") from None
             raise PageLimitError(path, number, "render_crash", f"{died}{': ' + tail if tail else ''}") from None
-        gray = np.frombuffer(data, dtype=np.uint8).reshape(h, w).copy()
+        gray = np.frombuffer(data, dtype=np.uint8).reshape(h, w)  # over a bytearray: writable, not copied
         return PageImage(number, gray, float(out_dpi) if out_dpi else None)
 
     def _wait_readable(self, p: subprocess.Popen, deadline: float, peak: list) -> None:
@@ -200,7 +197,7 @@ class RenderSandbox:
                 raise ValueError("header too long")
         return bytes(buf)
 
-    def _read_exact(self, p: subprocess.Popen, n: int, deadline: float, peak: list) -> bytes:
+    def _read_exact(self, p: subprocess.Popen, n: int, deadline: float, peak: list) -> bytearray:
         buf = bytearray(n)
         view, got, fd = memoryview(buf), 0, p.stdout.fileno()
         while got < n:
@@ -209,7 +206,7 @@ class RenderSandbox:
             if k == 0:
                 raise EOFError("answer cut short")
             got += k
-        return bytes(buf)
+        return buf
 
 
 # ------------------------------------------------------------------ the helper process

@@ -14,23 +14,18 @@ import cv2
 import numpy as np
 
 from .. import ingest
+from ..clean import apply_turn
 from ..ingest.sandbox import RenderSandbox
 from ..model import Document, Page
 
-_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 def cleaned_page(gray: np.ndarray, page: Page) -> np.ndarray:
-    """The source raster of ``page`` brought into the frame its boxes are in."""
+    """The source raster of ``page`` brought into the frame its boxes are in (the turn the pipeline
+    recorded, clean.apply_turn)."""
     t = page.transform
     if t is not None:
-        if t.rotation in _ROTATE:
-            gray = cv2.rotate(gray, _ROTATE[t.rotation])
-        if t.skew:
-            h, w = gray.shape
-            m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), t.skew, 1.0)
-            gray = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                  borderValue=255)
+        gray = apply_turn(gray, t.rotation, t.skew)
     if gray.shape != (page.height, page.width):
         gray = cv2.resize(gray, (page.width, page.height), interpolation=cv2.INTER_AREA)
     return gray

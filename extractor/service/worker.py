@@ -136,7 +136,6 @@ def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo
     ends ``done`` (its document done, or partial: ``error`` then names the failed pages) or
     ``failed`` (no page could be read)."""
     from ..ingest import InputError
-    from ..ingest.sandbox import RenderSandbox
     from ..store.convert import document_status
     from .images import page_images
 
@@ -171,12 +170,7 @@ def run_job(store: Store, pipeline: Any, settings: ServiceSettings, job: JobInfo
                 store.update_job(job.id, state="failed", error=e.reason)
                 return
             doc.source = upload.filename
-            p = settings.pipeline
-            sandbox = RenderSandbox(p.render_timeout, p.render_memory_mb)
-            try:
-                images = page_images(path, doc, settings.page_image_max_side, sandbox=sandbox)
-            finally:
-                sandbox.close()
+            images = page_images(path, doc, settings.page_image_max_side, sandbox=pipeline.sandbox)
         store.save_document(doc, info.content_hash, images=images)
         status, why = document_status(doc), _failure_summary(doc)
         store.update_job(job.id, state="failed" if status == "failed" else "done", pages_done=len(doc.pages),

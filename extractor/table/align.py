@@ -187,11 +187,9 @@ def _ink_across(gray: Optional[np.ndarray], x: float, y0: float, y1: float, h: f
     return bool((strip < bg - 60).sum(axis=0).max(initial=0) >= 2)
 
 
-def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
-                     bounds: Optional[Box] = None) -> Optional[GridTable]:
+def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None) -> Optional[GridTable]:
     """The grid of an unruled table from the text lines inside it (see the module docstring), or
-    None when they show no table. ``bounds``: a region the table must not leave (edges are clipped
-    to it); meta lines (部门名称：…, 单位：万元) at its top or bottom are left out."""
+    None when they show no table. Meta lines (部门名称：…, 单位：万元) at its top or bottom are left out."""
     lines = split_at_gaps([ln for ln in lines if ln.bbox[2] > ln.bbox[0] and ln.bbox[3] > ln.bbox[1]], gray)
     if len(lines) < 4:
         return None
@@ -269,10 +267,6 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None,
     row_edges = [row_tops[0] - ypad] + [(row_bots[k] + row_tops[k + 1]) / 2 for k in range(n_rows - 1)] + \
         [row_bots[-1] + ypad]
     col_edges = [x_left] + col_edges + [x_right]
-    if bounds is not None:
-        bx0, by0, bx1, by1 = bounds
-        col_edges = [min(max(v, bx0), bx1) for v in col_edges]
-        row_edges = [min(max(v, by0), by1) for v in row_edges]
     # ---- cells: a box crossing a separator spans those columns when its text runs across it
     occ = np.zeros((n_rows, n_cols), dtype=bool)
     cells: list[GridCell] = []
@@ -424,7 +418,7 @@ def merge_stacked(grids: Sequence[GridTable], lines: Sequence[Line], max_gap: fl
     stands between them; the lines between become rows of a label (the first column) and a text
     spanning the rest. Column edges are the union of both grids', edges closer than 1 % of the
     width merged; each cell spans the union columns its own edges enclose."""
-    out = sorted((g for g in grids), key=lambda g: g.bbox[1])
+    out = sorted(grids, key=lambda g: g.bbox[1])
     merged: list[GridTable] = []
     for g in out:
         if merged and g.source == "text" and merged[-1].source == "text":
@@ -442,13 +436,14 @@ def merge_stacked(grids: Sequence[GridTable], lines: Sequence[Line], max_gap: fl
             apart = titled or any(META_LINE.search(ln.text or "") or ln.bbox[3] - ln.bbox[1] > 1.25 * box_h
                                   for ln in between)
             if ov >= 0.7 * narrow and 0 <= g.bbox[1] - a.bbox[3] <= max_gap and not apart:
-                merged[-1] = _join(a, g, lines)
+                merged[-1] = _join(a, g, between)
                 continue
         merged.append(g)
     return merged
 
 
-def _join(a: GridTable, b: GridTable, lines: Sequence[Line]) -> GridTable:
+def _join(a: GridTable, b: GridTable, between: Sequence[Line]) -> GridTable:
+    """``a`` over ``b`` as one grid; ``between``: the text lines between them."""
     x0, x1 = min(a.bbox[0], b.bbox[0]), max(a.bbox[2], b.bbox[2])
     tol = 0.01 * (x1 - x0)
     edges: list[float] = []
@@ -477,8 +472,7 @@ def _join(a: GridTable, b: GridTable, lines: Sequence[Line]) -> GridTable:
     add(a, 0)
     row_edges += a.row_edges
     # the lines between the two grids: rows of a label and a text across the rest
-    between = [ln for ln in lines if a.bbox[3] - 1 <= (ln.bbox[1] + ln.bbox[3]) / 2 <= b.bbox[1] + 1
-               and ln.bbox[2] > x0 and ln.bbox[0] < x1]
+    between = [ln for ln in between if ln.bbox[2] > x0 and ln.bbox[0] < x1]
     rows = _rows(between) if between else []
     r = a.n_rows
     for k, idx in enumerate(rows):
