@@ -147,7 +147,8 @@ class RenderSandbox:
                 if cat == "render_error":
                     raise PageLimitError(path, number, "render_error", reason)
                 raise InputError(path, reason, cat)
-            h, w, out_dpi = int(head["h"]), int(head["w"]), head.get("dpi")
+            h, w = int(head["h"]), int(head["w"])
+            out_dpi = float(head["dpi"]) if head.get("dpi") else None
             if not (0 < h and 0 < w and h * w <= MAX_PIXELS * 1.01):  # the renderer rounds up
                 raise ValueError(f"bad image size {w}x{h}")
             data = self._read_exact(p, h * w, deadline, peak)
@@ -171,7 +172,7 @@ class RenderSandbox:
                                      f"rendering it needed more than {self.memory_mb} MB ({died})") from None
             raise PageLimitError(path, number, "render_crash", f"{died}{': ' + tail if tail else ''}") from None
         gray = np.frombuffer(data, dtype=np.uint8).reshape(h, w)  # over a bytearray: writable, not copied
-        return PageImage(number, gray, float(out_dpi) if out_dpi else None)
+        return PageImage(number, gray, out_dpi)
 
     def _wait_readable(self, p: subprocess.Popen, deadline: float, peak: list) -> None:
         with selectors.DefaultSelector() as sel:

@@ -287,23 +287,31 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None) -
             if not occ[r, c]:
                 cells.append(GridCell(r, c, 1, 1, (col_edges[c], row_edges[r], col_edges[c + 1], row_edges[r + 1]), 0.0))
     cells.sort(key=lambda c: (c.row, c.col))
-    _count_pieces(cells, lines)
+    _count_pieces(cells, lines, row_edges, col_edges)
     g = GridTable(bbox=(col_edges[0], row_edges[0], col_edges[-1], row_edges[-1]), row_edges=[float(v) for v in row_edges],
                   col_edges=[float(v) for v in col_edges], cells=cells, source="text")
     return g if is_table(g, lines) else None
 
 
-def _count_pieces(cells: list[GridCell], lines: Sequence[Line]) -> None:
+def _count_pieces(cells: list[GridCell], lines: Sequence[Line], row_edges: Sequence[float],
+                  col_edges: Sequence[float]) -> None:
     """Each cell's number of text pieces standing side by side inside it (after the boxes were cut
     at blank runs): two or more is two columns run together, or a cell whose words stand far
-    apart; either way the cell's text is in doubt."""
-    for c in cells:
-        x0, y0, x1, y1 = c.bbox
-        inside = [ln.bbox for ln in lines if x0 <= (ln.bbox[0] + ln.bbox[2]) / 2 <= x1
-                  and y0 <= (ln.bbox[1] + ln.bbox[3]) / 2 <= y1]
-        inside.sort(key=lambda b: b[0])
-        n = 1 if inside else 0
-        for a, b in zip(inside, inside[1:]):
+    apart; either way the cell's text is in doubt. Each line goes to the cell under its centre."""
+    owner = np.full((len(row_edges) - 1, len(col_edges) - 1), -1, dtype=np.int64)
+    for k, c in enumerate(cells):
+        owner[c.row:c.row + c.rowspan, c.col:c.col + c.colspan] = k
+    inside: list[list[Box]] = [[] for _ in cells]
+    re_, ce = np.asarray(row_edges), np.asarray(col_edges)
+    for ln in lines:
+        r = int(np.searchsorted(re_, (ln.bbox[1] + ln.bbox[3]) / 2)) - 1
+        c = int(np.searchsorted(ce, (ln.bbox[0] + ln.bbox[2]) / 2)) - 1
+        if 0 <= r < owner.shape[0] and 0 <= c < owner.shape[1] and owner[r, c] >= 0:
+            inside[owner[r, c]].append(ln.bbox)
+    for c, boxes in zip(cells, inside):
+        boxes.sort(key=lambda b: b[0])
+        n = 1 if boxes else 0
+        for a, b in zip(boxes, boxes[1:]):
             if min(a[3], b[3]) - max(a[1], b[1]) > 0.5 * min(a[3] - a[1], b[3] - b[1]) and b[0] > a[2]:
                 n += 1
         c.pieces = n
