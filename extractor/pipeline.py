@@ -30,7 +30,7 @@ from .kpi.tables import annotate_tables
 from .kpi.vote import vote_names
 from .layout import LayoutModel
 from .model import Cell, Document, Failure, OcrEvidence, Page, Paragraph, Region, StructureEvidence, Table, Transform
-from .ocr.cells import CellReader, ReadJob
+from .ocr.cells import CellReader, ReadJob, TextRead
 from .ocr.normalize import restore_codes, restore_numbering
 from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
@@ -130,6 +130,8 @@ def _repair_columns(g: GridTable, reads: list) -> None:
 INFERRED_MARK_PROB = 0.5
 
 
+# the least character probability at which a cell of a text grid that holds no detected line keeps its read
+NO_LINE_MIN_PROB = 0.9
 # rows of text split into pieces far apart that make the free text look like a table (see _tabular_rows)
 TABULAR_ROWS = 3
 
@@ -592,6 +594,11 @@ class Pipeline:
         _repair_columns(g, reads)
         cells = []
         for c, r in zip(g.cells, reads):
+            if g.source != "lines" and c.pieces == 0 and r.text and \
+                    (not r.char_probs or min(r.char_probs) < NO_LINE_MIN_PROB):
+                # a cell of a grid from text that no detected line falls in: what its crop reads is
+                # paper grain or the edge of a neighbour's text unless the recogniser is sure of it
+                r = TextRead("", ink=r.ink)
             ev = OcrEvidence(mean_prob=float(np.mean(r.char_probs)) if r.char_probs else 1.0,
                              min_prob=float(min(r.char_probs)) if r.char_probs else 1.0,
                              n_chars=len(r.text), n_lines=r.n_lines,

@@ -106,6 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", type=Path, default=None, help="pipeline settings (YAML)")
     ap.add_argument("--workers", type=int, default=1, help="page worker processes (1: in this process)")
     ap.add_argument("--errors", type=int, default=0, help="wrong cells to print per document")
+    ap.add_argument("--save", type=Path, default=None, help="write each extraction to DIR/<family>/<name>.json (for --extracted)")
     ap.add_argument("--json", type=Path, default=None, help="write the summary here")
     ap.add_argument("--pairs", type=Path, default=None, help="write (confidence, right, family) per cell (jsonl)")
     a = ap.parse_args(argv)
@@ -130,6 +131,9 @@ def main(argv=None) -> int:
                     from extractor.pipeline import Pipeline
                     pipe = Pipeline(Settings.load(a.config, workers=a.workers))
                 doc = pipe.run(d / "doc.pdf", dpi=truth.get("dpi", 200))
+                if a.save:
+                    (a.save / fam).mkdir(parents=True, exist_ok=True)
+                    (a.save / fam / f"{d.name}.json").write_text(doc.model_dump_json(), encoding="utf-8")
             s = score_and_report(fam, d, doc, truth, a.errors, "numeric {numeric:.3f}, KPI F1 {kpi_f1:.3f}")
             tot, counts = per[fam]
             tot.add(s)

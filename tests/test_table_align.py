@@ -146,3 +146,32 @@ def test_a_form_is_cut_at_its_prose_rows_and_joined_back_into_one_table():
     titled = grids[:1] + [grids[1]]
     title = _row(330, (560, 840, "项目支出绩效目标表"))
     assert len(merge_stacked(titled, lines[:12] + title + lines[16:], max_gap=500)) == 2
+
+
+def test_a_table_title_set_close_under_a_table_ends_it():
+    """A centred "…表" title only a line's gap under the table before it (closer than the gap a
+    title usually leaves) still ends that table: the grid under it has other columns, and one region
+    over both would lose the column gaps of each."""
+    lines = _budget_lines()
+    last = max(ln.bbox[3] for ln in lines)
+    lines += _row(last + 8, (420, 900, "预算部门（单位）项目支出绩效目标表"))
+    for k, (a, b) in enumerate([("项目名称", "档案数字化建设经费"), ("主管部门", "某局"), ("项目属性", "经常性项目")]):
+        lines += _row(last + 60 + 50 * k, (130, 250, a), (560, 760, b))
+    regions = text_table_regions(lines, 1320)
+    assert len(regions) == 2, regions
+    assert regions[0][3] <= last + 1 and regions[1][1] >= last + 60 - 1
+
+
+def test_broken_rulings_give_no_table_inside_a_table(pipeline):
+    """A heavy scan whose rulings break at many junctions: a few cells of the KPI form close into a
+    small grid of their own inside the form's grid. It is not a second table (the same cells twice)."""
+    from extractor.geometry import inside_frac
+
+    images, truths = synth.render_pages(synth.build_doc(8300, kind="compact", family="base"), seed=8300,
+                                        severity="heavy", dpi=200, max_pages=3)
+    page = pipeline.process_image(images[2], 3, 200)
+    boxes = [t.bbox for t in page.tables]
+    assert not any(i != j and inside_frac(a, b) > 0.8 for i, a in enumerate(boxes) for j, b in enumerate(boxes)), boxes
+    doc = Document(source="x.pdf", n_pages=1, pages=[page])
+    s = score_document(doc, {"dpi": 200, "pages": [dict(truths[2], page=3)]}).summary()
+    assert s["tables_f1"] == 1.0 and s["text"] >= 0.9, s

@@ -36,6 +36,8 @@ Box = tuple[float, float, float, float]
 
 # a line above or below a table that names its unit or department: not a table row
 META_LINE = re.compile(r"^\s*(部门|单位|编制单位|预算单位|填报单位|金额单位|报送单位)\s*(名称)?\s*[:：]|单位\s*[:：]\s*(万?元|亿元|千元)")
+# a table's title: it names a table (…表, …明细, …情况), with an optional year or unit in brackets after
+TABLE_TITLE = re.compile(r"(表|明细|情况|一览)\s*([(（][^()（）]{0,12}[)）])?\s*$")
 SPAN_COVER = 0.12  # share of rows that may cross a column separator (spanning headers, titles)
 
 
@@ -183,8 +185,11 @@ def _ink_across(gray: Optional[np.ndarray], x: float, y0: float, y1: float, h: f
     if b <= a or yb <= ya:
         return False
     strip = gray[ya:yb, a:b]
-    bg = float(np.percentile(gray[ya:yb, max(0, a - int(2 * h)):min(W, b + int(2 * h))], 90))
-    return bool((strip < bg - 60).sum(axis=0).max(initial=0) >= 2)
+    around = gray[ya:yb, max(0, a - int(2 * h)):min(W, b + int(2 * h))]
+    bg = float(np.percentile(around, 90))
+    # ink as split_at_gaps sees it: darker than the paper by a share of the text's own contrast
+    # (a faint scan's strokes may be only ~50 levels below its paper)
+    return bool((strip < bg - max(40.0, 0.35 * (bg - float(around.min())))).sum(axis=0).max(initial=0) >= 2)
 
 
 def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None) -> Optional[GridTable]:
@@ -363,8 +368,11 @@ def text_table_regions(lines: Sequence[Line], page_w: float, min_rows: int = 3) 
         meta = any(META_LINE.search(lines[i].text or "") for i in r)
         gap = min(B[i, 1] for i in r) - max(B[i, 3] for i in cur[-1]) if cur else 0.0
         near = cur and gap < 2.5 * h
-        title = len(r) == 1 and (B[r[0], 3] - B[r[0], 1] > 1.2 * h / BOX_TO_CHAR or (
-            gap > 1.2 * h and abs((B[r[0], 0] + B[r[0], 2]) / 2 - page_w / 2) < 0.06 * page_w))
+        centred = abs((B[r[0], 0] + B[r[0], 2]) / 2 - page_w / 2) < 0.06 * page_w
+        # a line alone on its row: taller than the text, or centred on the page and apart from the
+        # rows above, or centred and naming a table (a title set close under the table before it)
+        title = len(r) == 1 and (B[r[0], 3] - B[r[0], 1] > 1.2 * h / BOX_TO_CHAR or centred and (
+            gap > 1.2 * h or bool(TABLE_TITLE.search(lines[r[0]].text or ""))))
         if meta or title:
             if cur:
                 blocks.append(cur)

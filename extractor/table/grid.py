@@ -419,9 +419,33 @@ def find_tables(gray: np.ndarray, regions: list[tuple] | None = None) -> list[Gr
         bw = binarize(gray_r, p, sensitive=True, sigma=sigma)
         hm, vm, hp, vp = _line_and_piece_masks(bw, p)
         M_inv = cv2.invertAffineTransform(M)
-    tables = _tables_from_masks(bw, hm, vm, p, regions, M_inv, hp, vp)
+    tables = _drop_nested(_tables_from_masks(bw, hm, vm, p, regions, M_inv, hp, vp))
     tables.sort(key=lambda t: (t.bbox[1], t.bbox[0]))
     return tables
+
+
+def _drop_nested(tables: list[GridTable], frac: float = 0.8) -> list[GridTable]:
+    """Leave out a grid that lies inside a larger one: on a scan whose rulings are broken, the
+    junctions of a few cells can close into a small grid of their own inside the table's grid (the
+    same cells twice, one copy cut from the table). Budget tables do not nest tables."""
+    def area(b) -> float:
+        return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+    keep = []
+    for t in tables:
+        a = area(t.bbox)
+        nested = False
+        for o in tables:
+            if o is t or area(o.bbox) <= a:
+                continue
+            iw = min(t.bbox[2], o.bbox[2]) - max(t.bbox[0], o.bbox[0])
+            ih = min(t.bbox[3], o.bbox[3]) - max(t.bbox[1], o.bbox[1])
+            if a > 0 and iw > 0 and ih > 0 and iw * ih >= frac * a:
+                nested = True
+                break
+        if not nested:
+            keep.append(t)
+    return keep
 
 
 def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None) -> list[GridTable]:
