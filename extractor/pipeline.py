@@ -36,7 +36,7 @@ from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
 from .table import GridTable, find_tables
 from .table.align import Line as AlignLine
-from .table.align import merge_stacked, table_from_lines, text_table_regions
+from .table.align import FIGURE, merge_stacked, table_from_lines, text_table_regions
 from .table.continuation import link_continuations
 
 log = logging.getLogger(__name__)
@@ -594,11 +594,15 @@ class Pipeline:
         _repair_columns(g, reads)
         cells = []
         for c, r in zip(g.cells, reads):
-            if g.source != "lines" and c.pieces == 0 and r.text and \
-                    (not r.char_probs or min(r.char_probs) < NO_LINE_MIN_PROB):
+            if g.source != "lines" and c.pieces == 0 and r.text:
                 # a cell of a grid from text that no detected line falls in: what its crop reads is
-                # paper grain or the edge of a neighbour's text unless the recogniser is sure of it
-                r = TextRead("", ink=r.ink)
+                # paper grain or the edge of a neighbour's text, unless the recogniser is sure of it
+                # or it reads as a figure; when dropped, the surer the read was, the more the empty
+                # cell is in doubt
+                mean = float(np.mean(r.char_probs)) if r.char_probs else 0.0
+                figure = bool(FIGURE.match(r.text.replace(" ", ""))) and mean >= 0.8
+                if not figure and (not r.char_probs or min(r.char_probs) < NO_LINE_MIN_PROB):
+                    r = TextRead("", ink=r.ink, unsure=mean)
             ev = OcrEvidence(mean_prob=float(np.mean(r.char_probs)) if r.char_probs else 1.0,
                              min_prob=float(min(r.char_probs)) if r.char_probs else 1.0,
                              n_chars=len(r.text), n_lines=r.n_lines,

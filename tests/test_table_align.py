@@ -175,3 +175,29 @@ def test_broken_rulings_give_no_table_inside_a_table(pipeline):
     doc = Document(source="x.pdf", n_pages=1, pages=[page])
     s = score_document(doc, {"dpi": 200, "pages": [dict(truths[2], page=3)]}).summary()
     assert s["tables_f1"] == 1.0 and s["text"] >= 0.9, s
+
+
+def test_sentences_cut_a_form_into_its_parts_before_one_set_of_columns_is_sought():
+    """A form whose label / value rows and KPI grid share a few column gaps, and whose long texts
+    (总体目标: two sentences side by side, neither across half the block) cross the others: the
+    sentences cut it into parts, each with its own columns, instead of one grid whose columns only
+    the gaps common to all rows make. KPI targets (≥95%, ≤42人) count as the figures that start a
+    table's body."""
+    lines = []
+    for k, (a, b, c, d) in enumerate([("项目名称", "档案数字化建设经费", "项目期", "3年"), ("主管部门", "某局", "实施单位", "某局"),
+                                      ("项目属性", "经常性项目", "项目类型", "其他")]):
+        lines += _row(100 + 50 * k, (100, 250, a), (330, 560, b), (800, 950, c), (1100, 1180, d))
+    lines += _row(270, (100, 220, "总体目标"), (330, 780, "通过项目实施，保障单位正常运转，确保"),
+                  (820, 1290, "通过项目实施，保障单位正常运转，确保"))
+    lines += _row(330, (100, 200, "一级指标"), (260, 380, "二级指标"), (480, 600, "三级指标"), (700, 780, "指标值"),
+                  (900, 1020, "二级指标"), (1110, 1230, "三级指标"), (1260, 1330, "指标值"))
+    for k, (name, v) in enumerate([("检查次数", "≥28次"), ("公务出行人数", "≤42人"), ("设备完好率", "≥95%"), ("培训人次", "175人次")]):
+        y = 380 + 50 * k
+        lines += _row(y, (100, 200, "产出指标"), (260, 340, "数量"), (480, 480 + 20 * len(name), name), (700, 780, v),
+                      (900, 980, "数量"), (1110, 1110 + 20 * len(name), name), (1260, 1335, v))
+    regions = text_table_regions(lines, 1400)
+    assert len(regions) >= 2, regions
+    assert not any(r[1] < 275 < r[3] for r in regions), regions  # the sentence row is in no part
+    kpi = next(r for r in regions if r[1] >= 320)
+    g = table_from_lines([ln for ln in lines if kpi[1] - 1 <= ln.bbox[1] and ln.bbox[3] <= kpi[3] + 1])
+    assert g is not None and g.n_cols == 7 and g.n_rows == 5, (g.n_rows, g.n_cols) if g else None

@@ -66,6 +66,8 @@ def _rows(lines: Sequence[Line]) -> list[list[int]]:
 
 
 NUMBER = re.compile(r"^[-−+(（]?[\d,，.．]*\d[)）%]?$")
+# a figure as a body row holds one: an amount, or a KPI target (≥95%, ≤42人, 175人次, 2021年12月)
+FIGURE = re.compile(r"^[≥≤<>＜＞=]?[-−+(（]?[\d,，.．]*\d[)）]?(%|％|万?元|人次|[个次人期件项天年月日台辆份场篇户家所名套册批]|年\d{1,2}月)?$")
 BOX_TO_CHAR = 0.6  # a detected text box is ~1.6 times as tall as its characters (the detector pads it)
 
 
@@ -78,9 +80,18 @@ def _body(lines: Sequence[Line], rows: list[list[int]]) -> list[list[int]]:
     """The rows from the first that holds a figure on: a header band above them may span columns
     freely. All rows when no row holds one (a table of words)."""
     for k, r in enumerate(rows):
-        if any(NUMBER.match((lines[i].text or "").replace(" ", "")) for i in r) and k < len(rows) - 1:
+        if any(FIGURE.match((lines[i].text or "").replace(" ", "")) for i in r) and k < len(rows) - 1:
             return rows[k:]
     return rows
+
+
+SENTENCE = re.compile(r"[，,。；;]")
+
+
+def is_sentence(text: str) -> bool:
+    """Text that reads as a sentence (a form's long text), not a cell's label or figure."""
+    t = (text or "").strip()
+    return len(t) >= 8 and bool(SENTENCE.search(t[1:-1] if len(t) > 2 else t)) or len(t) >= 8 and t.endswith("。")
 
 
 def _separators(lines: Sequence[Line], rows: list[list[int]], h: float) -> list[tuple[float, float]]:
@@ -98,6 +109,7 @@ def _separators(lines: Sequence[Line], rows: list[list[int]], h: float) -> list[
         cov += m
     multi = [r for r in rows if len(r) >= 2]
     limit = int(SPAN_COVER * len(rows))
+
     free = cov <= limit
     out = []
     d = np.diff(np.r_[0, free.astype(np.int8), 0])
@@ -404,26 +416,37 @@ def text_table_regions(lines: Sequence[Line], page_w: float, min_rows: int = 3) 
 
     out = []
     for blk in blocks:
+        # a form (a project block of label / value pairs over a grid of other columns, prose rows
+        # between) has no one set of columns: its parts, cut at the prose rows (one box across much
+        # of the block, or a sentence), may each be a table (merge_stacked joins them back)
+        x0 = min(B[i, 0] for r in blk for i in r)
+        x1 = max(B[i, 2] for r in blk for i in r)
+        def cut(wide: float, sentence: float) -> list[list[list[int]]]:
+            parts: list[list[list[int]]] = [[]]
+            for r in blk:
+                if any(B[i, 2] - B[i, 0] > wide * (x1 - x0) or is_sentence(lines[i].text)
+                       and B[i, 2] - B[i, 0] > sentence * (x1 - x0) for i in r):
+                    parts.append([])
+                else:
+                    parts[-1].append(r)
+            return [pt for pt in parts if pt]
+
+        # sentences (or one box across most of the block) first: a budget table's long item names
+        # (机关事业单位基本养老保险缴费支出) are neither
+        parts = cut(0.6, 0.25)
+        if len(parts) > 1:
+            regs = [region(pt) for pt in parts]
+            if any(rg is not None for rg in regs):
+                out += [rg for rg in regs if rg is not None]
+                continue
         reg = region(blk)
         if reg is not None:
             out.append(reg)
             continue
-        # no one set of columns: a form (a project block of label / value pairs over a grid of other
-        # columns, prose rows between). Its parts, cut at the prose rows (one box across much of the
-        # block), may each be a table
-        x0 = min(B[i, 0] for r in blk for i in r)
-        x1 = max(B[i, 2] for r in blk for i in r)
-        part: list[list[int]] = []
-        for r in blk + [[]]:
-            prose = any(B[i, 2] - B[i, 0] > 0.4 * (x1 - x0) for i in r)
-            if r and not prose:
-                part.append(r)
-                continue
-            if part:
-                reg = region(part)
-                if reg is not None:
-                    out.append(reg)
-            part = []
+        for pt in cut(0.4, 0.25):
+            reg = region(pt)
+            if reg is not None:
+                out.append(reg)
     return out
 
 
