@@ -201,3 +201,23 @@ def test_sentences_cut_a_form_into_its_parts_before_one_set_of_columns_is_sought
     kpi = next(r for r in regions if r[1] >= 320)
     g = table_from_lines([ln for ln in lines if kpi[1] - 1 <= ln.bbox[1] and ln.bbox[3] <= kpi[3] + 1])
     assert g is not None and g.n_cols == 7 and g.n_rows == 5, (g.n_rows, g.n_cols) if g else None
+
+
+def test_a_label_centred_on_blank_cells_spans_their_rows():
+    """A KPI grid without rules: 一级指标 and 二级指标 written once, centred on the rows they head (一级
+    over five rows; 二级: three rows, then one, above a blank). Each is one cell spanning the rows it is
+    centred on, as the rulings would have drawn it; a label not centred on the blank under it keeps its
+    one row; the 三级指标 names and targets stay one per row."""
+    lines = _row(100, (100, 220, "一级指标"), (300, 420, "二级指标"), (520, 640, "三级指标"), (800, 880, "指标值"))
+    names = [("检查次数", "≥28次"), ("公务出行人数", "≤42人"), ("培训人次", "175人次"), ("设备完好率", "≥95%"), ("验收合格率", "96%")]
+    for k, (name, v) in enumerate(names):
+        lines += _row(150 + 50 * k, (520, 520 + 20 * len(name), name), (800, 800 + 15 * len(v), v))
+    lines += _row(200, (300, 360, "数量"))                  # centred on rows 1-3
+    lines += _row(300, (300, 360, "质量"))                  # row 4, a blank under it
+    lines += _row(250, (100, 220, "产出指标"))              # centred on rows 1-5
+    g = table_from_lines(lines)
+    assert g is not None and (g.n_rows, g.n_cols) == (6, 4), (g.n_rows, g.n_cols) if g else None
+    span = {(c.row, c.col): c.rowspan for c in g.cells}
+    assert span[(1, 0)] == 5 and span[(1, 1)] == 3, sorted(span.items())
+    assert span[(4, 1)] == 1 and span[(5, 1)] == 1
+    assert all(span[(r, 2)] == 1 and span[(r, 3)] == 1 for r in range(6))

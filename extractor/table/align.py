@@ -304,10 +304,74 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None) -
             if not occ[r, c]:
                 cells.append(GridCell(r, c, 1, 1, (col_edges[c], row_edges[r], col_edges[c + 1], row_edges[r + 1]), 0.0))
     cells.sort(key=lambda c: (c.row, c.col))
+    cells = _label_spans(cells, lines, row_edges, col_edges)
     _count_pieces(cells, lines, row_edges, col_edges)
     g = GridTable(bbox=(col_edges[0], row_edges[0], col_edges[-1], row_edges[-1]), row_edges=[float(v) for v in row_edges],
                   col_edges=[float(v) for v in col_edges], cells=cells, source="text")
     return g if is_table(g, lines) else None
+
+
+def _label_spans(cells: list[GridCell], lines: Sequence[Line], row_edges: Sequence[float],
+                 col_edges: Sequence[float]) -> list[GridCell]:
+    """Cells that span rows, where rulings would have shown them: in a label column (sparse, no
+    figures, a fuller column to its right: 一级指标 / 二级指标, 项目资金（元）), a label with blank
+    cells above and below it spans the rows it is centred on, as far as the blanks go and as far
+    as keeps it centred (to within a fifth of a row); the larger span when two fit."""
+    n_rows, n_cols = len(row_edges) - 1, len(col_edges) - 1
+    if n_rows < 3:
+        return cells
+    re_, ce = np.asarray(row_edges), np.asarray(col_edges)
+    texts: dict[tuple[int, int], list[Line]] = {}
+    for ln in lines:
+        r = int(np.searchsorted(re_, (ln.bbox[1] + ln.bbox[3]) / 2)) - 1
+        c = int(np.searchsorted(ce, (ln.bbox[0] + ln.bbox[2]) / 2)) - 1
+        if 0 <= r < n_rows and 0 <= c < n_cols:
+            texts.setdefault((r, c), []).append(ln)
+    single = {(c.row, c.col): c for c in cells if c.rowspan == 1 and c.colspan == 1}
+    filled = np.zeros((n_rows, n_cols), dtype=bool)
+    for (r, c) in texts:
+        filled[r, c] = True
+    share = filled.mean(axis=0)
+    row_h = float(np.median(np.diff(re_)))
+    spans: list[tuple[int, int, int]] = []  # (col, first row, last row)
+    for col in range(n_cols - 1):
+        words = [ln.text for (r, c), ls in texts.items() if c == col for ln in ls]
+        if share[col] > 0.6 or not words or any(FIGURE.match((w or "").replace(" ", "")) for w in words) \
+                or not any(share[k] >= 0.7 for k in range(col + 1, n_cols)):
+            continue
+        taken = np.zeros(n_rows, dtype=bool)
+        for r in range(n_rows):
+            if (r, col) not in single or not filled[r, col]:
+                continue
+            blank = lambda k: (0 <= k < n_rows and not filled[k, col] and not taken[k] and (k, col) in single
+                               and filled[k].any())
+            up = 0
+            while blank(r - up - 1):
+                up += 1
+            down = 0
+            while blank(r + down + 1):
+                down += 1
+            if not up and not down:
+                continue
+            ls = texts[(r, col)]
+            yc = (min(ln.bbox[1] for ln in ls) + max(ln.bbox[3] for ln in ls)) / 2
+            best = None
+            for a in range(up + 1):
+                for b in range(down + 1):
+                    off = abs((re_[r - a] + re_[r + b + 1]) / 2 - yc)
+                    if off <= 0.2 * row_h and (best is None or a + b > best[0] + best[1]):
+                        best = (a, b)
+            if best and best[0] + best[1] > 0:
+                taken[r - best[0]:r + best[1] + 1] = True
+                spans.append((col, r - best[0], r + best[1]))
+    if not spans:
+        return cells
+    drop = {(r, col) for col, r0, r1 in spans for r in range(r0, r1 + 1)}
+    out = [c for c in cells if (c.row, c.col) not in drop]
+    for col, r0, r1 in spans:
+        out.append(GridCell(r0, col, r1 - r0 + 1, 1, (col_edges[col], row_edges[r0], col_edges[col + 1], row_edges[r1 + 1]), 0.0))
+    out.sort(key=lambda c: (c.row, c.col))
+    return out
 
 
 def _count_pieces(cells: list[GridCell], lines: Sequence[Line], row_edges: Sequence[float],
