@@ -749,3 +749,64 @@ def test_tall_glyph_strokes_in_tall_rows_are_no_rulings(seed):
     g = degrade(to_np(img), rng, noise=6.0, jpeg=60)
     t = _one_table(g, spec)
     assert_matches(t, spec)
+
+
+def _kpi_with_label_column(seed):
+    """A KPI table whose first column is one cell over every body row (绩效指标), rendered at
+    medium degradation, upright."""
+    synth = _synth()
+    cells = [(0, 0, 1, 1, "指标类别"), (0, 1, 1, 1, "一级指标"), (0, 2, 1, 1, "三级指标"), (0, 3, 1, 1, "指标值"),
+             (1, 0, 6, 1, "绩效指标"), (1, 1, 3, 1, "产出指标"), (4, 1, 3, 1, "效益指标")]
+    names = [("发放补贴人数", "62人"), ("维修维护次数", "≤9次"), ("覆盖乡镇数", "23个"),
+             ("设备完好率", "≥90%"), ("群众满意度", "≥95%"), ("资料归档完整率", "≥85%")]
+    cells += [(1 + k, 2, 1, 1, n) for k, (n, _) in enumerate(names)]
+    cells += [(1 + k, 3, 1, 1, v) for k, (_, v) in enumerate(names)]
+    return synth.render_table_page(cells, 7, 4, severity="medium", seed=seed, skew=0.0)
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_an_outer_column_of_one_merged_cell_with_a_broken_border_is_kept(seed):
+    """Heavy scans of generated KPI pages (gapped rulings): the first column holds one cell over
+    every body row, so its left border meets only the top and bottom rulings; with the border and
+    those rulings broken near their corners, no piece of them crossed two rulings, they joined no
+    line group, and the whole column was cut off (the grid began at the second column). The border
+    is found beyond the grid's edge: broken pieces along the table's height, met by the top and
+    bottom rulings running on to it."""
+    img, truth = _kpi_with_label_column(seed)
+    tt = truth["tables"][0]
+    x0, y0, _, y1 = tt["bbox"]
+    x1 = _cell_box(tt, 0, 1)[0]
+    w = x1 - x0
+    for y in (y0, y1):                                          # top and bottom rulings: a gap
+        _cut(img, x0 + 0.55 * w, y - 6, x0 + 0.55 * w + 30, y + 6)  # in the first column's span
+    for k, yy in enumerate(np.arange(y0 + 12, y1 - 20, 95)):     # the left border in dashes,
+        _cut(img, x0 - 6, yy, x0 + 6, yy + 30)                    # cut next to each corner too
+    _assert_exact(img, tt)
+
+
+def test_an_open_sided_table_whose_rulings_are_broken_ends_where_they_stop():
+    """A table drawn without side borders (the stacked family) whose rulings are broken in many
+    places: the grid's left edge was put at the median start of the broken pieces, a column's
+    width inside the table, and the first column's text fell outside. The edge is where the
+    rulings, followed over their gaps, stop together."""
+    synth = _synth()
+    cells = [(0, 0, 1, 1, "科目编码"), (0, 1, 1, 1, "科目名称"), (0, 2, 1, 1, "合计"), (0, 3, 1, 1, "基本支出")]
+    rows = [("2080801", "死亡抚恤", "142.77", "142.77"), ("2080802", "伤残抚恤", "31.50", "31.50"),
+            ("2080899", "其他优抚支出", "8.20", "8.20"), ("2101101", "行政单位医疗", "56.03", "56.03")]
+    cells += [(1 + r, c, 1, 1, v) for r, row in enumerate(rows) for c, v in enumerate(row)]
+    img, truth = synth.render_table_page(cells, 5, 4, severity="medium", seed=3, skew=0.0)
+    tt = truth["tables"][0]
+    x0, y0, x3, y1 = tt["bbox"]
+    xs = sorted({round(c["bbox"][0]) for c in tt["cells"]} | {round(x3)})
+    ys = sorted({round(c["bbox"][1]) for c in tt["cells"]} | {round(y1)})
+    _cut(img, x0 - 8, y0 - 8, x0 + 6, y1 + 8)                    # no left border
+    _cut(img, x3 - 6, y0 - 8, x3 + 8, y1 + 8)                    # no right border
+    for i, y in enumerate(ys):                                    # rulings broken, each at
+        for f in (0.15 + 0.1 * (i % 3), 0.55):                    # other places in column 0
+            gx = x0 + f * (xs[1] - x0)
+            _cut(img, gx, y - 6, gx + 18, y + 6)
+    tabs = find_tables(img)
+    assert len(tabs) == 1, [(t.n_rows, t.n_cols, t.bbox) for t in tabs]
+    t = tabs[0]
+    assert (t.n_rows, t.n_cols) == (5, 4)
+    assert abs(t.bbox[0] - x0) <= 12 and abs(t.bbox[2] - x3) <= 12, (t.bbox, tt["bbox"])  # borders erased to x0 + 6

@@ -30,6 +30,15 @@ Pipeline (all vectorised numpy / OpenCV, no per-pixel Python loops):
    ``_gappy_present``; edges missing altogether (a column line present in a
    single row, broken by a gap) are found band by band (``_discover_edges``,
    anchored at both junctions).  One-row strips with >= 3 columns are tables.
+7. Outer columns and rows the segment groups missed (``_outer_edges``): a
+   broken border beside one tall merged cell (the 一级指标 column, a header
+   band) crosses too few rulings to join any group. Beyond each side of the
+   grid, a line of pieces along 60% of the table's extent that the first and
+   last perpendicular rulings run on to is an edge; so is, on the first step
+   out, a full-width closing rule under an open-sided row (``_closing_rule``),
+   or the place where the rulings of an open side stop together
+   (``_open_end``, which also moves an open side's edge set from the median
+   start of broken segments).
 """
 from __future__ import annotations
 
@@ -873,6 +882,185 @@ def _rescue_segments(cov: np.ndarray, pp: np.ndarray, ends: np.ndarray, s0: np.n
             cov[j] = max(0.5, float(src[s0[j]: s1[j]].mean()) if s1[j] > s0[j] else 0.5)
 
 
+def _min_outer(p: _Params) -> float:
+    """The least width of an outer column (height of an outer row) found beyond a grid's edge: a
+    character and its padding, more than the two lines of a double rule lie apart."""
+    return max(p.min_cell, 1.2 * p.text_h)
+
+
+def _outer_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, p: _Params, reach: float,
+                 band_max: float = 0.0) -> list[float]:
+    """Rulings beyond the outermost of ``edges`` that the grid's segments missed: the border of an
+    outer column (or row) made only of merged cells (the 一级指标 column of a KPI table, a header
+    band), where every piece of the border crosses too few rulings to join the grid (a broken or
+    faded border beside one tall cell). ``pm`` is a pieces mask oriented so that the sought lines
+    are vertical, ``qm`` a mask of the perpendicular rulings in the same orientation, ``perp`` the
+    perpendicular edges. A line is taken where its pieces cover 60% of the table's extent along it
+    and the first and last perpendicular rulings run on to it from the table (ink along half the
+    way, and beside the line): a rectangle closed by broken rules, which no text draws. Returns new positions."""
+    H, W = pm.shape
+    y0, y1 = max(int(round(perp[0])), 0), min(int(round(perp[-1])) + 1, H)
+    if y1 - y0 < 2 * p.min_cell:
+        return []
+    r = max(int(math.ceil(reach)), 2)
+    span = float(edges[-1] - edges[0])
+    far = max(0.4 * span, 6 * p.text_h)
+    wide = _min_outer(p)  # a cell that holds a character (not the outer line of a double rule)
+    found: list[float] = []
+    for side in (-1, 1):
+        out = edges[0] if side < 0 else edges[-1]
+        first = out
+        for _ in range(3):  # up to three lines out (more joined unrelated grids: heavy union 1.0 -> 0.6)
+            if side < 0:
+                xa, xb = max(int(out - far), 0), int(out - wide)
+            else:
+                xa, xb = int(out + wide) + 1, min(int(out + far) + 1, W)
+            if xb - xa < 3:
+                break
+            sub = cv2.dilate((pm[y0:y1, xa:xb] > 0).astype(np.uint8), np.ones((1, 2 * r + 1), np.uint8))
+            cov = sub.mean(0)
+            xs = np.flatnonzero(cov >= 0.6)
+            best = None
+            for run in np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1) if len(xs) else []:
+                x = float(xa + run[cov[run] >= 0.95 * cov[run].max()].mean())  # the line's centre
+                lo, hi = (x, out) if side < 0 else (out, x)
+                a, b = max(int(lo), 0), min(int(hi) + 1, W)
+
+                near = max(int(2 * p.text_h), 3)
+
+                def joined(y: float) -> bool:
+                    # the ruling runs on from the table and reaches the new line (ink along most
+                    # of the way, and within two text heights of the line)
+                    prof = qm[max(int(y) - r, 0): min(int(y) + r + 1, H), a:b].any(0)
+                    end = prof[:near] if side < 0 else prof[-near:]
+                    if prof.size == 0 or float(prof.mean()) < 0.5 or float(end.mean()) < 0.5:
+                        return False
+                    idx = np.flatnonzero(prof)  # broken, but not for longer than a few dropouts
+                    return int(np.diff(np.r_[-1, idx, prof.size]).max()) - 1 <= 3 * p.gap
+                if joined(perp[0]) and joined(perp[-1]):
+                    if best is None or abs(x - out) < abs(best - out):
+                        best = x  # the nearest first; a further one is sought next
+            if best is None and band_max and out == first:
+                best = _closing_rule(pm, perp, out, side, xa, xb, r, p, band_max)
+            if best is None and out == first:
+                lim = (0 if side < 0 else W) if not band_max else int(out - band_max) if side < 0 else int(out + band_max) + 1
+                best = _open_end(qm, perp, out, side, lim, r, p)
+            if best is None:
+                break
+            found.append(best)
+            out = best
+    return found
+
+
+def _closing_rule(pm: np.ndarray, perp, out: float, side: int, xa: int, xb: int, r: int, p: _Params,
+                  band_max: float) -> float | None:
+    """A row of one merged cell at the top or bottom of a table with open sides (a full-width
+    note, 注：本表无数据, or a header band over columns whose lines start below it): no ruling
+    reaches the line that closes it, but the line runs the table's whole extent, end to end
+    (pieces along 80% of it, and at both ends), no further from the table than ``band_max``."""
+    H, W = pm.shape
+    a, b = max(int(round(perp[0])), 0), min(int(round(perp[-1])) + 1, H)
+    if b - a < 3:
+        return None
+    if side < 0:
+        xa = max(xa, int(out - band_max))
+    else:
+        xb = min(xb, int(out + band_max) + 1)
+    if xb - xa < 1:
+        return None
+    sub = cv2.dilate((pm[a:b, xa:xb] > 0).astype(np.uint8), np.ones((1, 2 * r + 1), np.uint8))
+    end = max(int(p.text_h), 3)
+    full = (sub.mean(0) >= 0.8) & (sub[:end].mean(0) >= 0.5) & (sub[-end:].mean(0) >= 0.5)
+    xs = np.flatnonzero(full)
+    if not len(xs):
+        return None
+    run = np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1)
+    run = run[-1] if side < 0 else run[0]  # the nearest to the table
+    return float(xa + run.mean())
+
+
+def _open_end(qm: np.ndarray, perp, out: float, side: int, limit: int, r: int, p: _Params) -> float | None:
+    """An open side (no ruling closes it): the perpendicular rulings run on past the outermost
+    line, broken perhaps, and stop together. Each ruling is followed from ``out`` towards ``limit``
+    over gaps of up to three dropout allowances; where at least half of them (two at least) stop
+    within a clustering distance of one another, a text cell's width or more beyond ``out``, with
+    ink along 60% of the way, that is the table's edge."""
+    H, W = qm.shape
+    gap = 3 * p.gap
+    ends = []
+    for y in perp:
+        a, b = (limit, int(out)) if side < 0 else (int(out) + 1, limit)
+        a, b = max(a, 0), min(b, W)
+        if b - a < 3:
+            return None
+        prof = qm[max(int(y) - r, 0): min(int(y) + r + 1, H), a:b].any(0)
+        if side < 0:
+            prof = prof[::-1]
+        idx = np.flatnonzero(prof)
+        if not len(idx) or idx[0] > gap:
+            continue
+        cut = np.flatnonzero(np.diff(idx) > gap)
+        last = int(idx[cut[0]] if len(cut) else idx[-1])
+        if not len(cut) and last >= len(prof) - 1 - gap:
+            continue  # runs on to the end of the search: no end seen
+        # unbroken pieces longer than a character (the strokes of a text line beyond are not)
+        seg = idx[idx <= last]
+        runs = np.split(seg, np.flatnonzero(np.diff(seg) > 1) + 1)
+        if max(len(q) for q in runs) < 1.2 * p.text_h:
+            continue
+        if last >= _min_outer(p) and prof[: last + 1].mean() >= 0.6:
+            ends.append(out - last if side < 0 else out + 1 + last)
+    if len(ends) < max(2, (len(perp) + 1) // 2):
+        return None
+    e = np.sort(np.asarray(ends, float))
+    best = None
+    for grp in np.split(e, np.flatnonzero(np.diff(e) > p.clust) + 1):
+        if len(grp) >= max(2, (len(perp) + 1) // 2) and (best is None or len(grp) > len(best)):
+            best = grp
+    return None if best is None else float(np.median(best))
+
+
+def _add_outer(edges: list, lo: list, hi: list, opened, search, ink, reopen) -> None:
+    """Put the outer edges that ``search()`` finds into ``edges`` (with their extents). An edge
+    ``opened`` on a side from the median start of broken segments, with no line of its own
+    (``ink(position)`` below 0.3), is first moved to where the rulings running out past the next
+    edge stop together (``reopen(inner, side)``), and gives way to a further edge found there."""
+    for side, k in ((-1, 0), (1, -1)):
+        v = opened[0 if side < 0 else 1]
+        if v is None or len(edges) < 3 or edges[k] != v or ink(v) >= 0.3:
+            continue
+        e = reopen(edges[1] if side < 0 else edges[-2], side)
+        if e is not None and (e < v if side < 0 else e > v):
+            edges[k] = lo[k] = hi[k] = e
+        elif e is not None:
+            continue
+        opened[0 if side < 0 else 1] = edges[k]
+    first, last = edges[0], edges[-1]
+    found = search()
+    if not found:
+        return
+    if opened[0] is not None and first == opened[0] and any(v < first for v in found) and ink(first) < 0.3:
+        del edges[0], lo[0], hi[0]
+    if opened[1] is not None and last == opened[1] and any(v > last for v in found) and ink(last) < 0.3:
+        del edges[-1], lo[-1], hi[-1]
+    for v in found:
+        k = int(np.searchsorted(edges, v))
+        edges.insert(k, v)
+        lo.insert(k, v)
+        hi.insert(k, v)
+
+
+def _line_ink(pm: np.ndarray, x: float, perp, r: int) -> float:
+    """Share of the table's extent (``perp[0]`` to ``perp[-1]``) along which the pieces mask ``pm``
+    (lines vertical) has ink within ``r`` of position ``x``."""
+    H, W = pm.shape
+    a, b = max(int(round(perp[0])), 0), min(int(round(perp[-1])) + 1, H)
+    x0, x1 = max(int(round(x)) - r, 0), min(int(round(x)) + r + 1, W)
+    if b <= a or x1 <= x0:
+        return 0.0
+    return float(pm[a:b, x0:x1].any(1).mean())
+
+
 def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -> GridTable | None:
     H, W = shape
     hw = hs[:, 1] - hs[:, 0] + 1
@@ -885,22 +1073,26 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
 
     # open sides: lines overshooting the outermost perpendicular line
     def extend(vals_lo, vals_hi, edges, lo, hi, lengths):
-        # left / top
+        # left / top; returns the edges so opened (None: that side was not)
+        opened = [None, None]
         over = vals_lo < edges[0] - p.ext_min
         if over.sum() >= 2:
             e = float(np.median(vals_lo[over]))
             edges.insert(0, e)
             lo.insert(0, e)
             hi.insert(0, e)
+            opened[0] = e
         over = vals_hi > edges[-1] + p.ext_min
         if over.sum() >= 2:
             e = float(np.median(vals_hi[over]))
             edges.append(e)
             lo.append(e)
             hi.append(e)
+            opened[1] = e
+        return opened
 
-    extend(hs[:, 0], hs[:, 1], cols, clo, chi, hw)
-    extend(vs[:, 0], vs[:, 1], rows, rlo, rhi, vw)
+    col_open = extend(hs[:, 0], hs[:, 1], cols, clo, chi, hw)
+    row_open = extend(vs[:, 0], vs[:, 1], rows, rlo, rhi, vw)
 
     # merge edges closer than a minimal cell size
     def squeeze(edges, lo, hi):
@@ -923,6 +1115,20 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
     max_gap = 1.25 * p.gap
     min_run = 0.3 * p.text_h
     t = max(2, int(round(3 * p.unit)))
+
+    # an outer column or row of merged cells whose border joined no segment group, or an open
+    # side's true end
+    if vp is not None and hp is not None and len(rows) >= 2 and len(cols) >= 2:
+        qh, qv = cv2.bitwise_or(hp, hl), cv2.bitwise_or(vp, vl)
+        R = max(int(math.ceil(t + thick / 2)), 2)
+        _add_outer(cols, clo, chi, col_open, lambda: _outer_edges(vp, qh, cols, rows, p, t + thick / 2),
+                   lambda x: _line_ink(vp, x, rows, R),
+                   lambda x, side: _open_end(qh, rows, x, side, 0 if side < 0 else W, R, p))
+        band = 1.5 * float(np.median(np.diff(rows)))
+        _add_outer(rows, rlo, rhi, row_open, lambda: _outer_edges(hp.T, qv.T, rows, cols, p, t + thick / 2, band),
+                   lambda y: _line_ink(hp.T, y, cols, R),
+                   lambda y, side: _open_end(qv.T, cols, y, side, int(y - band) if side < 0 else int(y + band) + 1,
+                                             R, p))
 
     # rulings made only of short fragments (every piece shorter than the long
     # kernels, e.g. a one-row column line broken by a gap) are not in the
