@@ -311,6 +311,13 @@ def table_from_lines(lines: Sequence[Line], gray: Optional[np.ndarray] = None) -
     return g if is_table(g, lines) else None
 
 
+def _slot(box: Box, row_edges: np.ndarray, col_edges: np.ndarray) -> Optional[tuple[int, int]]:
+    """The (row, column) of the grid slot under the centre of ``box``; None outside the grid."""
+    r = int(np.searchsorted(row_edges, (box[1] + box[3]) / 2)) - 1
+    c = int(np.searchsorted(col_edges, (box[0] + box[2]) / 2)) - 1
+    return (r, c) if 0 <= r < len(row_edges) - 1 and 0 <= c < len(col_edges) - 1 else None
+
+
 def _label_spans(cells: list[GridCell], lines: Sequence[Line], row_edges: Sequence[float],
                  col_edges: Sequence[float]) -> list[GridCell]:
     """Cells that span rows, where rulings would have shown them: in a label column (sparse, no
@@ -323,10 +330,9 @@ def _label_spans(cells: list[GridCell], lines: Sequence[Line], row_edges: Sequen
     re_, ce = np.asarray(row_edges), np.asarray(col_edges)
     texts: dict[tuple[int, int], list[Line]] = {}
     for ln in lines:
-        r = int(np.searchsorted(re_, (ln.bbox[1] + ln.bbox[3]) / 2)) - 1
-        c = int(np.searchsorted(ce, (ln.bbox[0] + ln.bbox[2]) / 2)) - 1
-        if 0 <= r < n_rows and 0 <= c < n_cols:
-            texts.setdefault((r, c), []).append(ln)
+        at = _slot(ln.bbox, re_, ce)
+        if at is not None:
+            texts.setdefault(at, []).append(ln)
     single = {(c.row, c.col): c for c in cells if c.rowspan == 1 and c.colspan == 1}
     filled = np.zeros((n_rows, n_cols), dtype=bool)
     for (r, c) in texts:
@@ -385,10 +391,9 @@ def _count_pieces(cells: list[GridCell], lines: Sequence[Line], row_edges: Seque
     inside: list[list[Box]] = [[] for _ in cells]
     re_, ce = np.asarray(row_edges), np.asarray(col_edges)
     for ln in lines:
-        r = int(np.searchsorted(re_, (ln.bbox[1] + ln.bbox[3]) / 2)) - 1
-        c = int(np.searchsorted(ce, (ln.bbox[0] + ln.bbox[2]) / 2)) - 1
-        if 0 <= r < owner.shape[0] and 0 <= c < owner.shape[1] and owner[r, c] >= 0:
-            inside[owner[r, c]].append(ln.bbox)
+        at = _slot(ln.bbox, re_, ce)
+        if at is not None and owner[at] >= 0:
+            inside[owner[at]].append(ln.bbox)
     for c, boxes in zip(cells, inside):
         boxes.sort(key=lambda b: b[0])
         n = 1 if boxes else 0

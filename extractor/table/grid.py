@@ -547,13 +547,15 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
     # (computed with the line masks, from the same dilated ink: _line_and_piece_masks)
     if hp is None or vp is None:
         _, _, hp, vp = _line_and_piece_masks(bw, p)
+    # rulings with their broken pieces, for the edges beyond a grid's sides (_outer_edges)
+    qh, qv = cv2.bitwise_or(hp, hl), cv2.bitwise_or(vp, vl)
     out = []
     for g in glist:
         gi = np.array([a for a in g if a < nh], int)
         gj = np.array([a - nh for a in g if a >= nh], int)
         if len(gi) < 2 or len(gj) < 2:
             continue
-        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W), hp, vp, bw)
+        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W), hp, vp, bw, qh, qv)
         if tb is not None:
             if M_inv is not None:
                 tb = _map_table(tb, M_inv)
@@ -882,6 +884,26 @@ def _rescue_segments(cov: np.ndarray, pp: np.ndarray, ends: np.ndarray, s0: np.n
             cov[j] = max(0.5, float(src[s0[j]: s1[j]].mean()) if s1[j] > s0[j] else 0.5)
 
 
+def _band_cover(pm: np.ndarray, a: int, b: int, xa: int, xb: int, r: int) -> np.ndarray:
+    """Rows [a, b) x columns [xa, xb) of the mask ``pm`` as 0/1, each pixel widened by ``r`` along
+    x: a column's mean is the share of the band a line near it covers (residual tilt allowed)."""
+    return cv2.dilate((pm[a:b, xa:xb] > 0).astype(np.uint8), np.ones((1, 2 * r + 1), np.uint8))
+
+
+def _runs_on_to(qm: np.ndarray, y: float, a: int, b: int, side: int, r: int, p: _Params) -> bool:
+    """Does the ruling of ``qm`` at ``y`` (within ``r``) run from the table over [a, b) to a line
+    at the far end (``a`` when ``side`` < 0, else ``b``)? Ink along half the way and within two
+    text heights of the line, broken for no longer than three dropout allowances."""
+    H = qm.shape[0]
+    prof = qm[max(int(y) - r, 0): min(int(y) + r + 1, H), a:b].any(0)
+    near = max(int(2 * p.text_h), 3)
+    end = prof[:near] if side < 0 else prof[-near:]
+    if prof.size == 0 or float(prof.mean()) < 0.5 or float(end.mean()) < 0.5:
+        return False
+    idx = np.flatnonzero(prof)
+    return int(np.diff(np.r_[-1, idx, prof.size]).max()) - 1 <= 3 * p.gap
+
+
 def _min_outer(p: _Params) -> float:
     """The least width of an outer column (height of an outer row) found beyond a grid's edge: a
     character and its padding, more than the two lines of a double rule lie apart."""
@@ -917,33 +939,21 @@ def _outer_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, p: _Params, reach:
                 xa, xb = int(out + wide) + 1, min(int(out + far) + 1, W)
             if xb - xa < 3:
                 break
-            sub = cv2.dilate((pm[y0:y1, xa:xb] > 0).astype(np.uint8), np.ones((1, 2 * r + 1), np.uint8))
-            cov = sub.mean(0)
+            cov = _band_cover(pm, y0, y1, xa, xb, r).mean(0)
             xs = np.flatnonzero(cov >= 0.6)
             best = None
             for run in np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1) if len(xs) else []:
                 x = float(xa + run[cov[run] >= 0.95 * cov[run].max()].mean())  # the line's centre
                 lo, hi = (x, out) if side < 0 else (out, x)
                 a, b = max(int(lo), 0), min(int(hi) + 1, W)
-
-                near = max(int(2 * p.text_h), 3)
-
-                def joined(y: float) -> bool:
-                    # the ruling runs on from the table and reaches the new line (ink along most
-                    # of the way, and within two text heights of the line)
-                    prof = qm[max(int(y) - r, 0): min(int(y) + r + 1, H), a:b].any(0)
-                    end = prof[:near] if side < 0 else prof[-near:]
-                    if prof.size == 0 or float(prof.mean()) < 0.5 or float(end.mean()) < 0.5:
-                        return False
-                    idx = np.flatnonzero(prof)  # broken, but not for longer than a few dropouts
-                    return int(np.diff(np.r_[-1, idx, prof.size]).max()) - 1 <= 3 * p.gap
-                if joined(perp[0]) and joined(perp[-1]):
-                    if best is None or abs(x - out) < abs(best - out):
-                        best = x  # the nearest first; a further one is sought next
+                if (_runs_on_to(qm, perp[0], a, b, side, r, p) and _runs_on_to(qm, perp[-1], a, b, side, r, p)
+                        and (best is None or abs(x - out) < abs(best - out))):
+                    best = x  # the nearest first; a further one is sought next
             if best is None and band_max and out == first:
                 best = _closing_rule(pm, perp, out, side, xa, xb, r, p, band_max)
             if best is None and out == first:
-                lim = (0 if side < 0 else W) if not band_max else int(out - band_max) if side < 0 else int(out + band_max) + 1
+                reach_out = band_max or float(max(H, W))  # rows: a row's height at most; columns: the page
+                lim = int(out - reach_out) if side < 0 else int(out + reach_out) + 1
                 best = _open_end(qm, perp, out, side, lim, r, p)
             if best is None:
                 break
@@ -968,7 +978,7 @@ def _closing_rule(pm: np.ndarray, perp, out: float, side: int, xa: int, xb: int,
         xb = min(xb, int(out + band_max) + 1)
     if xb - xa < 1:
         return None
-    sub = cv2.dilate((pm[a:b, xa:xb] > 0).astype(np.uint8), np.ones((1, 2 * r + 1), np.uint8))
+    sub = _band_cover(pm, a, b, xa, xb, r)
     end = max(int(p.text_h), 3)
     full = (sub.mean(0) >= 0.8) & (sub[:end].mean(0) >= 0.5) & (sub[-end:].mean(0) >= 0.5)
     xs = np.flatnonzero(full)
@@ -1025,16 +1035,14 @@ def _add_outer(edges: list, lo: list, hi: list, opened, search, ink, reopen) -> 
     ``opened`` on a side from the median start of broken segments, with no line of its own
     (``ink(position)`` below 0.3), is first moved to where the rulings running out past the next
     edge stop together (``reopen(inner, side)``), and gives way to a further edge found there."""
-    for side, k in ((-1, 0), (1, -1)):
-        v = opened[0 if side < 0 else 1]
+    opened = list(opened)
+    for i, (side, k) in enumerate(((-1, 0), (1, -1))):
+        v = opened[i]
         if v is None or len(edges) < 3 or edges[k] != v or ink(v) >= 0.3:
             continue
         e = reopen(edges[1] if side < 0 else edges[-2], side)
         if e is not None and (e < v if side < 0 else e > v):
-            edges[k] = lo[k] = hi[k] = e
-        elif e is not None:
-            continue
-        opened[0 if side < 0 else 1] = edges[k]
+            edges[k] = lo[k] = hi[k] = opened[i] = e
     first, last = edges[0], edges[-1]
     found = search()
     if not found:
@@ -1061,7 +1069,7 @@ def _line_ink(pm: np.ndarray, x: float, perp, r: int) -> float:
     return float(pm[a:b, x0:x1].any(1).mean())
 
 
-def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -> GridTable | None:
+def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None, qh=None, qv=None) -> GridTable | None:
     H, W = shape
     hw = hs[:, 1] - hs[:, 0] + 1
     vw = vs[:, 1] - vs[:, 0] + 1
@@ -1118,8 +1126,7 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None) -
 
     # an outer column or row of merged cells whose border joined no segment group, or an open
     # side's true end
-    if vp is not None and hp is not None and len(rows) >= 2 and len(cols) >= 2:
-        qh, qv = cv2.bitwise_or(hp, hl), cv2.bitwise_or(vp, vl)
+    if qh is not None and qv is not None and len(rows) >= 2 and len(cols) >= 2:
         R = max(int(math.ceil(t + thick / 2)), 2)
         _add_outer(cols, clo, chi, col_open, lambda: _outer_edges(vp, qh, cols, rows, p, t + thick / 2),
                    lambda x: _line_ink(vp, x, rows, R),
