@@ -10,10 +10,27 @@ import logging
 import os
 import sys
 import time
+import unicodedata
 
 import click
 
 from . import __version__
+
+
+def shown(text: str) -> str:
+    """``text`` for one line of a terminal or log: control characters (a newline, a carriage
+    return, an escape sequence's ESC) and line separators in a file name are written as escapes, so
+    a hostile name cannot forge a line of output or move the cursor. Other characters (Chinese
+    names) are kept."""
+    return "".join(ch if unicodedata.category(ch) not in ("Cc", "Zl", "Zp") else ascii(ch)[1:-1]
+                   for ch in str(text))
+
+
+class _Error(click.ClickException):
+    """A ClickException whose message is shown with ``shown``."""
+
+    def __init__(self, message: str):
+        super().__init__(shown(message))
 
 
 @click.group()
@@ -48,15 +65,15 @@ def extract(input_path, output, csv_dir, dpi, pages, config_path, device, quiet)
         n = len(parse_page_range(pages, src.n_pages))
         src.close()
     except InputError as e:
-        raise click.ClickException(str(e)) from None
+        raise _Error(str(e)) from None
     except ValueError as e:
-        raise click.ClickException(f"{input_path}: {e}") from None
+        raise _Error(f"{input_path}: {e}") from None
 
     from .pipeline import Pipeline
 
     settings = Settings.load(config_path, dpi=dpi, device=device)
     pipe = Pipeline(settings)
-    bar = tqdm(total=n, unit="page", desc=os.path.basename(input_path), disable=quiet, file=sys.stderr)
+    bar = tqdm(total=n, unit="page", desc=shown(os.path.basename(input_path)), disable=quiet, file=sys.stderr)
 
     def progress(done, total):
         bar.update(done - bar.n)
@@ -65,7 +82,7 @@ def extract(input_path, output, csv_dir, dpi, pages, config_path, device, quiet)
     try:
         doc = pipe.run(input_path, pages=pages, progress=progress)
     except InputError as e:
-        raise click.ClickException(str(e)) from None
+        raise _Error(str(e)) from None
     finally:
         bar.close()
     write_json(doc, output)
@@ -77,7 +94,7 @@ def extract(input_path, output, csv_dir, dpi, pages, config_path, device, quiet)
     fails = [f for p in doc.pages for f in p.failures if f.category != "empty_page"]
     if fails:
         msg += f" ({len(fails)} page failures recorded in the JSON)"
-    click.echo(msg, err=True)
+    click.echo(shown(msg), err=True)
 
 
 @main.command()
@@ -186,12 +203,12 @@ def batch(inputs, url, workers, engine, address, export, report_path, no_report,
         try:
             summary = BatchRunner(store, settings, opts).run(inputs)
         except BatchError as e:
-            raise click.ClickException(str(e)) from None
+            raise _Error(str(e)) from None
         except KeyboardInterrupt:  # before the batch took over Ctrl-C (finding and hashing the files)
             click.echo("stopped before any page was read", err=True)
             sys.exit(130)
         for line in summary.lines():
-            click.echo(line)
+            click.echo(shown(line))
         if summary_json:
             with open(summary_json, "w", encoding="utf-8") as f:
                 json.dump(summary.to_dict(), f, ensure_ascii=False, indent=1, default=str)
@@ -229,7 +246,7 @@ def _archive_outputs(store, parquet_dir, report_path) -> None:
 
     res = export_archive(store, parquet_dir=parquet_dir, report_path=report_path)
     for what, path in res.items():
-        click.echo(f"{what}: {path}")
+        click.echo(shown(f"{what}: {path}"))
 
 
 # ---- the service (extractor/service)
@@ -257,7 +274,7 @@ def serve(url, host, port, workers, config_path, log_level):
     try:
         settings = ServiceSettings.load(config_path, db=url, host=host, port=port, workers=workers)
     except ValueError as e:
-        raise click.ClickException(str(e)) from None
+        raise _Error(str(e)) from None
     logging.getLogger("extractor").setLevel(getattr(logging, log_level.upper()))
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=90)
@@ -284,7 +301,7 @@ def review_export(document, url, fmt, output, below):
             doc_id = _find_document(store, document)
             doc = store.load_document(doc_id)
         except StoreError as e:
-            raise click.ClickException(str(e)) from None
+            raise _Error(str(e)) from None
     if fmt == "json":
         paths = [write_json(doc, output)]
     elif fmt == "xlsx":

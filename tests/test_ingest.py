@@ -88,6 +88,21 @@ def test_cli_reports_bad_file_in_one_line(tmp_path):
     assert "Traceback" not in r.stderr and not (tmp_path / "o.json").exists()
 
 
+def test_cli_a_file_name_cannot_forge_a_line_of_output(tmp_path):
+    """A corrupt file whose name holds a newline, a carriage return and an ESC (a hostile name in an
+    archive): the error is still one line, the name's control characters written as escapes, so
+    the name cannot print a line of its own (a fake "done") or send a terminal escape sequence."""
+    p = tmp_path / "a.pdf\nok: 3 pages, 2 tables\r\x1b[2K.pdf"
+    p.write_bytes(b"%PDF-1.4 garbage")
+    r = subprocess.run([sys.executable, "-m", "extractor.cli", "extract", str(p), "-o", str(tmp_path / "o.json")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "corrupt" in lines[0], r.stderr
+    assert "\r" not in r.stderr and "\x1b" not in r.stderr
+    assert "a.pdf\\nok: 3 pages, 2 tables\\r\\x1b[2K.pdf" in lines[0]
+
+
 def test_cli_reads_a_file_whose_name_is_not_utf8(tmp_path):
     """A file name with bytes that are not UTF-8 (issue 17): the file is read, and the JSON and the
     CSVs carry the name with each such byte written \\xNN (the OS gives them as lone surrogates,
