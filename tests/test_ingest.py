@@ -77,13 +77,18 @@ def test_bad_input_error_names_file_and_reason(tmp_path, two_page_pdf, kind):
     assert str(p) in str(ei.value) and reason in ei.value.reason
 
 
-def test_cli_reports_bad_file_in_one_line(tmp_path):
-    p = tmp_path / "broken.pdf"
+def _extract_corrupt(tmp_path, name: str):
+    """`extractor extract` run on a corrupt PDF called ``name``: (the run, its non-blank stderr lines)."""
+    p = tmp_path / name
     p.write_bytes(b"%PDF-1.4 garbage")
     r = subprocess.run([sys.executable, "-m", "extractor.cli", "extract", str(p), "-o", str(tmp_path / "o.json")],
                        capture_output=True, text=True)
     assert r.returncode == 1
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    return r, [l for l in r.stderr.splitlines() if l.strip()]
+
+
+def test_cli_reports_bad_file_in_one_line(tmp_path):
+    r, lines = _extract_corrupt(tmp_path, "broken.pdf")
     assert len(lines) == 1 and "broken.pdf" in lines[0] and "corrupt" in lines[0]
     assert "Traceback" not in r.stderr and not (tmp_path / "o.json").exists()
 
@@ -92,12 +97,7 @@ def test_cli_a_file_name_cannot_forge_a_line_of_output(tmp_path):
     """A corrupt file whose name holds a newline, a carriage return and an ESC (a hostile name in an
     archive): the error is still one line, the name's control characters written as escapes, so
     the name cannot print a line of its own (a fake "done") or send a terminal escape sequence."""
-    p = tmp_path / "a.pdf\nok: 3 pages, 2 tables\r\x1b[2K.pdf"
-    p.write_bytes(b"%PDF-1.4 garbage")
-    r = subprocess.run([sys.executable, "-m", "extractor.cli", "extract", str(p), "-o", str(tmp_path / "o.json")],
-                       capture_output=True, text=True)
-    assert r.returncode == 1
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    r, lines = _extract_corrupt(tmp_path, "a.pdf\nok: 3 pages, 2 tables\r\x1b[2K.pdf")
     assert len(lines) == 1 and "corrupt" in lines[0], r.stderr
     assert "\r" not in r.stderr and "\x1b" not in r.stderr
     assert "a.pdf\\nok: 3 pages, 2 tables\\r\\x1b[2K.pdf" in lines[0]
