@@ -602,15 +602,15 @@ def test_synth_column_line_through_rowspan_junction_with_gaps(seed):
     _assert_exact(img, tt)
 
 
-def _doc_tables(tmp_path, seed, *pages):
-    """For each of ``pages`` of a generated medium-degradation document: the tables found, read
-    the way the pipeline reads them (image-only PDF, page rendered and deskewed), and that
-    page's truth."""
+def _doc_tables(tmp_path, seed, *pages, severity="medium", **kw):
+    """For each of ``pages`` of a generated document (medium degradation unless told; ``kw``:
+    family, kind): the tables found, read the way the pipeline reads them (image-only PDF, page
+    rendered and deskewed), and that page's truth."""
     synth = _synth()
     from extractor import ingest
     from extractor.clean import clean_page
 
-    truth = synth.render_document(tmp_path / "doc", seed=seed, severity="medium", max_pages=max(pages))
+    truth = synth.render_document(tmp_path / "doc", seed=seed, severity=severity, max_pages=max(pages), **kw)
     src = ingest.open_source(tmp_path / "doc" / "doc.pdf")
     return [(find_tables(clean_page(ingest.render_page(src, n, truth["dpi"]).gray).gray), truth["pages"][n - 1])
             for n in pages]
@@ -810,3 +810,32 @@ def test_an_open_sided_table_whose_rulings_are_broken_ends_where_they_stop():
     t = tabs[0]
     assert (t.n_rows, t.n_cols) == (5, 4)
     assert abs(t.bbox[0] - x0) <= 12 and abs(t.bbox[2] - x3) <= 12, (t.bbox, tt["bbox"])  # borders erased to x0 + 6
+
+
+def test_heavy_rows_beyond_the_grid_end_at_the_table_not_at_a_line_of_text(tmp_path):
+    """Heavy scan, mixed family (document 8400, page 3): the project block's last rows (项目概况 in
+    two text lines, 立项依据, 项目设立必要性) have rulings broken into dashes, so the segment grid
+    stops above them and they are found as edges beyond it. The bottom strokes of the first text
+    line of 项目概况 covered the width like a broken rule and were taken as a row edge, and the
+    search gave up three lines out: the table ended two rows short (16 rows, bottom at 1856 px)."""
+    [(tabs, tp)] = _doc_tables(tmp_path, 8400, 3, severity="heavy", family="mixed", kind="compact")
+    from extractor.geometry import iou
+
+    tt = tp["tables"][1]
+    t = max(tabs, key=lambda t: iou(t.bbox, tt["bbox"]))
+    assert abs(t.bbox[3] - tt["bbox"][3]) <= 8, (t.bbox, tt["bbox"])
+    for c in tt["cells"]:
+        if c["row"] >= 15 and c["col"] == 0:  # 项目概况, 立项依据, 项目设立必要性: one row each
+            y0, y1 = c["bbox"][1], c["bbox"][3]
+            assert min(abs(e - y0) for e in t.row_edges) <= 8 and min(abs(e - y1) for e in t.row_edges) <= 8
+            assert not [e for e in t.row_edges if y0 + 8 < e < y1 - 8], (c["text"], t.row_edges)
+
+
+def test_a_table_does_not_climb_over_its_title_into_the_table_above(tmp_path):
+    """Heavy scan, union family (document 8400, page 2): a 3x6 table under its title, 185 px
+    below the 14x5 table before it. Its top was searched for a closing rule (a full-width rule
+    over an open-sided header row) and the bottom rule of the table above was taken, then the
+    rows of that table one after another: one 6x8 grid over both tables' space. A rule that
+    perpendicular rulings leave on its far side is another table's border."""
+    [(tabs, tp)] = _doc_tables(tmp_path, 8400, 2, severity="heavy", family="union", kind="compact")
+    _assert_doc_table(tabs, tp, 1)

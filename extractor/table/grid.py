@@ -34,11 +34,15 @@ Pipeline (all vectorised numpy / OpenCV, no per-pixel Python loops):
    broken border beside one tall merged cell (the 一级指标 column, a header
    band) crosses too few rulings to join any group. Beyond each side of the
    grid, a line of pieces along 60% of the table's extent that the first and
-   last perpendicular rulings run on to is an edge; so is, on the first step
-   out, a full-width closing rule under an open-sided row (``_closing_rule``),
-   or the place where the rulings of an open side stop together
-   (``_open_end``, which also moves an open side's edge set from the median
-   start of broken segments).
+   last perpendicular rulings run on to is an edge, unless a text line's ink
+   lies beside it (``_text_beside``: the bottom strokes of a line of
+   characters; text keeps a padding from rulings); the search goes on line
+   by line while each one closes a rectangle. On the first step out, a
+   full-width closing rule under an open-sided row (``_closing_rule``; not on
+   a side closed by rulings, nor a rule that rulings leave on its far side,
+   which is the border of the table above or below), or the place where the
+   rulings of an open side stop together (``_open_end``, which also moves an
+   open side's edge set from the median start of broken segments).
 """
 from __future__ import annotations
 
@@ -910,8 +914,29 @@ def _min_outer(p: _Params) -> float:
     return max(p.min_cell, 1.2 * p.text_h)
 
 
+def _text_beside(ink: np.ndarray, pm: np.ndarray, x: float, a: int, b: int, r: int, p: _Params) -> bool:
+    """Is the line of pieces at ``x`` (``pm`` and the binary ``ink`` oriented so that it is
+    vertical, over [a, b)) the edge of a text line rather than a ruling? Text keeps a white
+    padding from the rulings, so beside a ruling, a few pixels off it, there is next to no ink;
+    beside the bottom (or side) strokes of a line of characters, the characters' bodies are ink on
+    one side along half the line. Measured where the pieces lie, as the median over offsets of a
+    tenth to a third of a text height (the other line of a double rule sits at a few of them)."""
+    H, W = ink.shape
+    a, b = max(a, 0), min(b, H)
+    xi = int(round(x))
+    on = pm[a:b, max(xi - r, 0): min(xi + r + 1, W)].any(1)
+    if b <= a or on.sum() < 3:
+        return False
+    d0, d1 = max(int(0.1 * p.text_h), 3), max(int(0.35 * p.text_h), 6)
+    for side in (-1, 1):
+        fr = [float((ink[a:b, xi + side * d][on] > 0).mean()) for d in range(d0, d1 + 1) if 0 <= xi + side * d < W]
+        if fr and float(np.median(fr)) > 0.3:
+            return True
+    return False
+
+
 def _outer_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, p: _Params, reach: float,
-                 band_max: float = 0.0) -> list[float]:
+                 band_max: float = 0.0, ink: np.ndarray | None = None) -> list[float]:
     """Rulings beyond the outermost of ``edges`` that the grid's segments missed: the border of an
     outer column (or row) made only of merged cells (the 一级指标 column of a KPI table, a header
     band), where every piece of the border crosses too few rulings to join the grid (a broken or
@@ -929,10 +954,15 @@ def _outer_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, p: _Params, reach:
     far = max(0.4 * span, 6 * p.text_h)
     wide = _min_outer(p)  # a cell that holds a character (not the outer line of a double rule)
     found: list[float] = []
+    # sides closed by rulings (ink along half the table at both ends): a row beyond has its borders
+    # run on to its closing line, so no closing rule is sought (from a table's top, the bottom rule
+    # of the table above, across the title between them, would be taken)
+    a0, b0 = max(int(edges[0]), 0), min(int(edges[-1]) + 1, W)
+    closed = all(float(qm[max(int(y) - r, 0): int(y) + r + 1, a0:b0].any(0).mean()) >= 0.5 for y in (perp[0], perp[-1]))
     for side in (-1, 1):
         out = edges[0] if side < 0 else edges[-1]
         first = out
-        for _ in range(3):  # up to three lines out (more joined unrelated grids: heavy union 1.0 -> 0.6)
+        for _ in range(12):  # a bound against graph-paper runaways; each line must close a rectangle
             if side < 0:
                 xa, xb = max(int(out - far), 0), int(out - wide)
             else:
@@ -947,10 +977,11 @@ def _outer_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, p: _Params, reach:
                 lo, hi = (x, out) if side < 0 else (out, x)
                 a, b = max(int(lo), 0), min(int(hi) + 1, W)
                 if (_runs_on_to(qm, perp[0], a, b, side, r, p) and _runs_on_to(qm, perp[-1], a, b, side, r, p)
-                        and (best is None or abs(x - out) < abs(best - out))):
+                        and (best is None or abs(x - out) < abs(best - out))
+                        and (ink is None or not _text_beside(ink, pm, x, y0, y1, r, p))):
                     best = x  # the nearest first; a further one is sought next
-            if best is None and band_max and out == first:
-                best = _closing_rule(pm, perp, out, side, xa, xb, r, p, band_max)
+            if best is None and band_max and out == first and not closed:
+                best = _closing_rule(pm, perp, out, side, xa, xb, r, p, band_max, qm)
             if best is None and out == first:
                 reach_out = band_max or float(max(H, W))  # rows: a row's height at most; columns: the page
                 lim = int(out - reach_out) if side < 0 else int(out + reach_out) + 1
@@ -963,7 +994,7 @@ def _outer_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, p: _Params, reach:
 
 
 def _closing_rule(pm: np.ndarray, perp, out: float, side: int, xa: int, xb: int, r: int, p: _Params,
-                  band_max: float) -> float | None:
+                  band_max: float, qm: np.ndarray | None = None) -> float | None:
     """A row of one merged cell at the top or bottom of a table with open sides (a full-width
     note, 注：本表无数据, or a header band over columns whose lines start below it): no ruling
     reaches the line that closes it, but the line runs the table's whole extent, end to end
@@ -986,7 +1017,23 @@ def _closing_rule(pm: np.ndarray, perp, out: float, side: int, xa: int, xb: int,
         return None
     run = np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1)
     run = run[-1] if side < 0 else run[0]  # the nearest to the table
-    return float(xa + run.mean())
+    x = float(xa + run.mean())
+    return None if qm is not None and _ruled_beyond(qm, x, side, a, b, r, p) else x
+
+
+def _ruled_beyond(qm: np.ndarray, x: float, side: int, a: int, b: int, r: int, p: _Params) -> bool:
+    """Do two or more perpendicular rulings (``qm``, lines horizontal in this orientation, over
+    [a, b)) leave the line at ``x`` on its far side (away from the table, ``side``)? Then the line
+    is the border of another ruled table (the one above, across the title between them), not the
+    closing rule of this one's open-sided row."""
+    H, W = qm.shape
+    d = max(int(1.2 * p.text_h), 6)
+    lo, hi = (int(x) - r - d, int(x) - r) if side < 0 else (int(x) + r + 1, int(x) + r + 1 + d)
+    lo, hi = max(lo, 0), min(hi, W)
+    if hi - lo < 3:
+        return False
+    rows = np.flatnonzero((qm[max(a, 0): min(b, H), lo:hi] > 0).mean(1) >= 0.8)
+    return len(rows) > 0 and len(np.split(rows, np.flatnonzero(np.diff(rows) > 2 * r) + 1)) >= 2
 
 
 def _open_end(qm: np.ndarray, perp, out: float, side: int, limit: int, r: int, p: _Params) -> float | None:
@@ -1128,11 +1175,12 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None, q
     # side's true end
     if qh is not None and qv is not None and len(rows) >= 2 and len(cols) >= 2:
         R = max(int(math.ceil(t + thick / 2)), 2)
-        _add_outer(cols, clo, chi, col_open, lambda: _outer_edges(vp, qh, cols, rows, p, t + thick / 2),
+        _add_outer(cols, clo, chi, col_open, lambda: _outer_edges(vp, qh, cols, rows, p, t + thick / 2, ink=bw),
                    lambda x: _line_ink(vp, x, rows, R),
                    lambda x, side: _open_end(qh, rows, x, side, 0 if side < 0 else W, R, p))
         band = 1.5 * float(np.median(np.diff(rows)))
-        _add_outer(rows, rlo, rhi, row_open, lambda: _outer_edges(hp.T, qv.T, rows, cols, p, t + thick / 2, band),
+        _add_outer(rows, rlo, rhi, row_open, lambda: _outer_edges(hp.T, qv.T, rows, cols, p, t + thick / 2, band,
+                                                                          None if bw is None else bw.T),
                    lambda y: _line_ink(hp.T, y, cols, R),
                    lambda y, side: _open_end(qv.T, cols, y, side, int(y - band) if side < 0 else int(y + band) + 1,
                                              R, p))
