@@ -839,3 +839,28 @@ def test_a_table_does_not_climb_over_its_title_into_the_table_above(tmp_path):
     perpendicular rulings leave on its far side is another table's border."""
     [(tabs, tp)] = _doc_tables(tmp_path, 8400, 2, severity="heavy", family="union", kind="compact")
     _assert_doc_table(tabs, tp, 1)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_faint_column_line_on_a_noisy_scan_is_kept(seed):
+    """A KPI table scanned noisily (grain of 16 grey levels) whose column line under 三级指标 is
+    printed faint (38 grey levels under the paper): the adaptive threshold breaks the line into
+    specks a few pixels long, no piece reaches the short kernel, and the 二级指标 and 三级指标
+    cells were read as one (heavy gapped scans: 21x7 found as 21x6). Averaged along its own
+    direction the line keeps its contrast while the grain falls, and it is found."""
+    synth = _synth()
+    cells = [(0, 0, 1, 1, "一级指标"), (0, 1, 1, 1, "二级指标"), (0, 2, 1, 1, "三级指标"), (0, 3, 1, 1, "指标值"),
+             (1, 0, 6, 1, "产出指标"), (1, 1, 3, 1, "数量指标"), (4, 1, 3, 1, "质量指标")]
+    names = [("培训人次", "172人次"), ("发放补贴人数", "117人"), ("宣传报道数量", "174篇"),
+             ("报销流程合规性", "合规"), ("补贴标准执行率", "95%"), ("验收合格率", "96%")]
+    cells += [(1 + k, 2, 1, 1, n) for k, (n, _) in enumerate(names)]
+    cells += [(1 + k, 3, 1, 1, v) for k, (_, v) in enumerate(names)]
+    img, truth = synth.render_table_page(cells, 7, 4, severity="clean", seed=seed, skew=0.0)
+    tt = truth["tables"][0]
+    x2, (_, y0, _, y1) = _cell_box(tt, 0, 2)[0], tt["bbox"]
+    paper = int(np.percentile(img, 90))
+    img = img.astype(np.float32)
+    line = img[int(y0) + 4:int(y1) - 3, int(x2) - 4:int(x2) + 5]  # a view: the line is made faint
+    line[line < paper - 20] = paper - 38
+    img = np.clip(img + np.random.default_rng(seed).normal(0, 16, img.shape), 0, 255).astype(np.uint8)
+    _assert_exact(img, tt)

@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 Box = tuple[float, float, float, float]
+NOISY = 6.0  # page noise level (grey levels) above which a scan is treated as noisy
 
 
 # --------------------------------------------------------------------------- data
@@ -200,7 +201,7 @@ def binarize(gray: np.ndarray, params: _Params | None = None, sensitive: bool = 
         sigma = _noise_sigma(gray)
     k, c0 = (1.6, 6.0) if sensitive else (2.8, 10.0)
     src = gray
-    if sigma > 6:
+    if sigma > NOISY:
         src = cv2.GaussianBlur(gray, (3, 3), 0)
         sigma = sigma * 0.55
     c = float(max(c0, k * sigma))
@@ -290,6 +291,55 @@ def _line_and_piece_masks(bw: np.ndarray, p: _Params):
         else:
             vm = out
     return hm, vm, hp, vp
+
+
+def _ridges(g: np.ndarray, vertical: bool, L: int, thr: float, p: _Params,
+            keep: np.ndarray | None = None) -> np.ndarray:
+    """Where ``g`` averaged over ``L`` pixels along the direction is darker than the same a few
+    pixels to both sides by more than ``thr`` (bool). With ``keep`` (0/1 float), the average is
+    taken over the kept pixels only (none kept: no ridge)."""
+    k = (1, L) if vertical else (L, 1)
+    if keep is None:
+        gs = cv2.blur(g, k)
+    else:
+        w = cv2.blur(keep, k)
+        gs = np.where(w > 0.2, cv2.blur(g * keep, k) / np.maximum(w, 1e-3), np.inf).astype(np.float32)
+    m = np.zeros(g.shape, bool)
+    for d in sorted({3, max(int(round(3 * p.unit)), 3) * 2}):
+        a = np.roll(gs, d, axis=1 if vertical else 0)
+        b = np.roll(gs, -d, axis=1 if vertical else 0)
+        with np.errstate(invalid="ignore"):
+            m |= (np.minimum(a, b) - gs) > thr
+    return m
+
+
+def _faint_rulings(gray: np.ndarray, p: _Params, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Masks (horizontal, vertical) of faint rulings the binarisation breaks into specks: the page
+    averaged along each direction over most of a text height (noise falls by the root of the
+    length, a straight line keeps its contrast) and kept where it is darker than the page a few
+    pixels to both sides by four noise levels, along a text height and a half or more.
+
+    Strong ink (text; rulings the binarisation finds anyway), widened by two pixels, is left out
+    of the averages: a faint ruling that meets a dark one keeps its contrast up to the junction,
+    and black text is never smeared across the white between characters (along a text line, or
+    down a column of aligned first characters in tight rows) into a ridge of its own. (Smearing
+    dark dashes across their gaps as well found a few more broken rulings on heavy scans, but
+    made columns of the text of tight rows on noisy ones.)"""
+    L = max(int(round(0.6 * p.text_h)), 9)
+    g = gray.astype(np.float32)
+    k = int(p.block) | 1
+    strong = cv2.dilate((cv2.blur(g, (k, k)) - g > max(60.0, 5.0 * sigma)).astype(np.uint8),
+                        np.ones((5, 5), np.uint8)) > 0
+    keep = (~strong).astype(np.float32)
+    thr = max(8.0, 4.0 * sigma / math.sqrt(L))
+    n = max(p.lv, int(1.5 * p.text_h))  # longer than a character
+    out = []
+    for vertical in (False, True):
+        m = _ridges(g, vertical, L, thr, p, keep)
+        kern = (1, n) if vertical else (max(p.lh, n), 1)
+        out.append(cv2.morphologyEx(m.astype(np.uint8) * 255, cv2.MORPH_OPEN,
+                                    cv2.getStructuringElement(cv2.MORPH_RECT, kern)))
+    return out[0], out[1]
 
 
 def line_masks(gray: np.ndarray, binary: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -432,6 +482,10 @@ def find_tables(gray: np.ndarray, regions: list[tuple] | None = None) -> list[Gr
         bw = binarize(gray_r, p, sensitive=True, sigma=sigma)
         hm, vm, hp, vp = _line_and_piece_masks(bw, p)
         M_inv = cv2.invertAffineTransform(M)
+    if sigma > NOISY:  # noisy scans only: on clean pages the binarisation keeps faint rules whole,
+        # and there the smeared ends of right-aligned figures in tight rows join into ridges (cTDaR)
+        fh, fv = _faint_rulings(gray_r if M_inv is not None else gray, p, sigma)
+        hp, vp = cv2.bitwise_or(hp, fh), cv2.bitwise_or(vp, fv)
     tables = _drop_nested(_tables_from_masks(bw, hm, vm, p, regions, M_inv, hp, vp))
     tables.sort(key=lambda t: (t.bbox[1], t.bbox[0]))
     return tables
