@@ -23,7 +23,9 @@ Pipeline (all vectorised numpy / OpenCV, no per-pixel Python loops):
    around the edge, measured on a short-kernel "loose" mask, robust to gaps)
    decides whether a ruling is present; absent interior segments merge slots
    into rectangular spanning cells.
-6. Gap-broken rulings: a "pieces" mask (short opening only) rescues segments
+6. Gap-broken rulings: a "pieces" mask (short opening only; on noisy scans
+   joined by ``_faint_rulings``, faint rules found by averaging along their
+   direction, which the binarisation breaks into specks) rescues segments
    whose fragments are all shorter than the long kernels.  A fragment run
    counts when it is nearly continuous and *anchored* (an unbroken run leaves
    the junction; text always keeps a white padding from the rulings), see
@@ -62,6 +64,7 @@ __all__ = [
 
 Box = tuple[float, float, float, float]
 NOISY = 6.0  # page noise level (grey levels) above which a scan is treated as noisy
+FAINT_MAX_PIXELS = 20_000_000  # largest page searched for faint rulings (_faint_rulings)
 
 
 # --------------------------------------------------------------------------- data
@@ -482,8 +485,10 @@ def find_tables(gray: np.ndarray, regions: list[tuple] | None = None) -> list[Gr
         bw = binarize(gray_r, p, sensitive=True, sigma=sigma)
         hm, vm, hp, vp = _line_and_piece_masks(bw, p)
         M_inv = cv2.invertAffineTransform(M)
-    if sigma > NOISY:  # noisy scans only: on clean pages the binarisation keeps faint rules whole,
-        # and there the smeared ends of right-aligned figures in tight rows join into ridges (cTDaR)
+    # noisy scans only: on clean pages the binarisation keeps faint rules whole (and there the ends
+    # of right-aligned figures in tight rows join into ridges: cTDaR). It holds ~8 float copies of
+    # the page, so not on pages over 20 Mpx (an A3 page at 300 dpi is 17)
+    if sigma > NOISY and gray.size <= FAINT_MAX_PIXELS:
         fh, fv = _faint_rulings(gray_r if M_inv is not None else gray, p, sigma)
         hp, vp = cv2.bitwise_or(hp, fh), cv2.bitwise_or(vp, fv)
     tables = _drop_nested(_tables_from_masks(bw, hm, vm, p, regions, M_inv, hp, vp))
