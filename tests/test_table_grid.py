@@ -751,9 +751,9 @@ def test_tall_glyph_strokes_in_tall_rows_are_no_rulings(seed):
     assert_matches(t, spec)
 
 
-def _kpi_with_label_column(seed):
+def _kpi_with_label_column(seed, severity="medium"):
     """A KPI table whose first column is one cell over every body row (绩效指标), rendered at
-    medium degradation, upright."""
+    medium degradation (unless told), upright."""
     synth = _synth()
     cells = [(0, 0, 1, 1, "指标类别"), (0, 1, 1, 1, "一级指标"), (0, 2, 1, 1, "三级指标"), (0, 3, 1, 1, "指标值"),
              (1, 0, 6, 1, "绩效指标"), (1, 1, 3, 1, "产出指标"), (4, 1, 3, 1, "效益指标")]
@@ -761,7 +761,7 @@ def _kpi_with_label_column(seed):
              ("设备完好率", "≥90%"), ("群众满意度", "≥95%"), ("资料归档完整率", "≥85%")]
     cells += [(1 + k, 2, 1, 1, n) for k, (n, _) in enumerate(names)]
     cells += [(1 + k, 3, 1, 1, v) for k, (_, v) in enumerate(names)]
-    return synth.render_table_page(cells, 7, 4, severity="medium", seed=seed, skew=0.0)
+    return synth.render_table_page(cells, 7, 4, severity=severity, seed=seed, skew=0.0)
 
 
 @pytest.mark.parametrize("seed", [1, 4])
@@ -841,21 +841,14 @@ def test_a_table_does_not_climb_over_its_title_into_the_table_above(tmp_path):
     _assert_doc_table(tabs, tp, 1)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [2, 3, 6])
 def test_a_faint_column_line_on_a_noisy_scan_is_kept(seed):
     """A KPI table scanned noisily (grain of 16 grey levels) whose column line under 三级指标 is
     printed faint (38 grey levels under the paper): the adaptive threshold breaks the line into
-    specks a few pixels long, no piece reaches the short kernel, and the 二级指标 and 三级指标
-    cells were read as one (heavy gapped scans: 21x7 found as 21x6). Averaged along its own
-    direction the line keeps its contrast while the grain falls, and it is found."""
-    synth = _synth()
-    cells = [(0, 0, 1, 1, "一级指标"), (0, 1, 1, 1, "二级指标"), (0, 2, 1, 1, "三级指标"), (0, 3, 1, 1, "指标值"),
-             (1, 0, 6, 1, "产出指标"), (1, 1, 3, 1, "数量指标"), (4, 1, 3, 1, "质量指标")]
-    names = [("培训人次", "172人次"), ("发放补贴人数", "117人"), ("宣传报道数量", "174篇"),
-             ("报销流程合规性", "合规"), ("补贴标准执行率", "95%"), ("验收合格率", "96%")]
-    cells += [(1 + k, 2, 1, 1, n) for k, (n, _) in enumerate(names)]
-    cells += [(1 + k, 3, 1, 1, v) for k, (_, v) in enumerate(names)]
-    img, truth = synth.render_table_page(cells, 7, 4, severity="clean", seed=seed, skew=0.0)
+    specks a few pixels long, no piece reaches the short kernel, and the cells either side of it
+    were read as one (heavy gapped scans: 21x7 found as 21x6). Averaged along its own direction
+    the line keeps its contrast while the grain falls, and it is found."""
+    img, truth = _kpi_with_label_column(seed, severity="clean")
     tt = truth["tables"][0]
     x2, (_, y0, _, y1) = _cell_box(tt, 0, 2)[0], tt["bbox"]
     paper = int(np.percentile(img, 90))
