@@ -221,3 +221,19 @@ def test_a_label_centred_on_blank_cells_spans_their_rows():
     assert span[(1, 0)] == 5 and span[(1, 1)] == 3, sorted(span.items())
     assert span[(4, 1)] == 1 and span[(5, 1)] == 1
     assert all(span[(r, 2)] == 1 and span[(r, 3)] == 1 for r in range(6))
+
+
+def test_narrow_columns_of_wrapped_labels_are_two_columns():
+    """Narrow label columns (一级指标 | 二级指标) whose texts fill them, on a page that continues a
+    KPI grid (no header band above to show the columns): the blank between the two columns'
+    texts is only two paddings wide (two thirds of a character's height), which no row crosses.
+    It was taken for too narrow a gap and the two columns were read as one ("服务对象满意度指满意度
+    指标标" on heavy 三线表 KPI pages)."""
+    lines = []
+    body = [("产出指标", "数量指标", "发放补贴人数", "62人"), ("效益指标", "社会效益", "群众知晓率", "≥90%"),
+            ("满意度指", "服务对象", "服务对象满意度", "≥95%"), ("成本指标", "经济成本", "项目总成本", "≤42万元")]
+    for k, (a, b, c, d) in enumerate(body):
+        lines += _row(150 + 50 * k, (100, 190, a), (202, 292, b), (400, 400 + 20 * len(c), c), (720, 780, d))
+    g = table_from_lines(lines)
+    assert g is not None and (g.n_rows, g.n_cols) == (4, 4), None if g is None else (g.n_rows, g.n_cols)
+    assert 190 <= g.col_edges[1] <= 202

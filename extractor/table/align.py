@@ -9,8 +9,9 @@ it the same way.
 - **Rows**: boxes grouped by vertical overlap; a row that sits tight under the one above it (closer
   than the rows' usual spacing) and holds text only in columns the row above also holds is a wrapped
   line of the same cells, and is joined to it.
-- **Columns**: the x positions that (nearly) no row covers with text, at least a character wide,
-  respected by several rows with text on both sides. A spanning header or a title row may cross a
+- **Columns**: the x positions that (nearly) no row covers with text, at least a character wide
+  (half of one where no row crosses the gap at all: the texts of narrow columns of wrapped labels
+  fill them to a padding of the rules), respected by several rows with text on both sides. A spanning header or a title row may cross a
   separator (up to ~10 % of the rows); a box that crosses one is a spanning cell only where the
   image shows ink across the separator (a real spanning text), not where it shows a blank gap (two
   cells the detector merged: they are read apart, from their own crops).
@@ -119,7 +120,10 @@ def _separators(lines: Sequence[Line], rows: list[list[int]], h: float) -> list[
             continue
         z = np.diff(np.r_[0, (cov[s:e] == 0).astype(np.int8), 0])
         zero = max((b - a for a, b in zip(np.flatnonzero(z == 1), np.flatnonzero(z == -1))), default=0)
-        if zero < max(4.0, 0.8 * h) and (x1 - x0 < 1.5 * h or zero == 0 and x1 - x0 < 2.5 * h):
+        # a gap that no row crosses at all needs only two paddings' width: the texts of narrow
+        # columns of wrapped labels (一级指标 | 二级指标) fill them to a padding of the rules
+        clean = zero == x1 - x0 and zero >= max(4.0, 0.5 * h)
+        if not clean and zero < max(4.0, 0.8 * h) and (x1 - x0 < 1.5 * h or zero == 0 and x1 - x0 < 2.5 * h):
             continue  # too narrow for a column gap (a row or two crossing it need a wider one)
         both = sum(1 for r in multi if any(B[i, 2] <= x0 + 1 for i in r) and any(B[i, 0] >= x1 - 1 for i in r))
         if both >= max(2, len(multi) // 3):
