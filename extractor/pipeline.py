@@ -36,7 +36,7 @@ from .validate import validate
 from .ocr.engine import Classifier, Detector, Recognizer
 from .table import GridTable, find_tables
 from .table.align import Line as AlignLine
-from .table.align import FIGURE, merge_stacked, table_from_lines, text_table_regions
+from .table.align import FIGURE, extend_up, merge_stacked, table_from_lines, text_table_regions
 from .table.continuation import link_continuations
 
 log = logging.getLogger(__name__)
@@ -568,8 +568,10 @@ class Pipeline:
             if g is not None and not any(iou(g.bbox, o.bbox) > 0.3 or inside_frac(g.bbox, o.bbox) > 0.6
                                          for o in grids + out):
                 out.append(g)
-        try:  # the parts of one form (project block, KPI grid) are one table
+        try:  # the parts of one form (project block, KPI grid) are one table, with its form rows above
             out = merge_stacked(out, texts, max_gap=0.4 * gray.shape[0])
+            out = [extend_up(g, [t for t in texts if not any(inside_frac(t.bbox, o.bbox) > 0.5 for o in grids + out)])
+                   for g in out]
         except Exception as e:  # noqa: BLE001
             failures.append(Failure(stage="table", category="text_fallback", message=f"merge: {e}", page=number))
         return out

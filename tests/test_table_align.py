@@ -8,7 +8,7 @@ import pytest
 import synth
 from extractor.evaluate import score_document
 from extractor.model import Document
-from extractor.table.align import Line, is_table, split_at_gaps, table_from_lines, text_table_regions
+from extractor.table.align import Line, extend_up, is_table, split_at_gaps, table_from_lines, text_table_regions
 
 H = 30  # a detected text box's height (its characters ~18 px)
 
@@ -237,3 +237,35 @@ def test_narrow_columns_of_wrapped_labels_are_two_columns():
     g = table_from_lines(lines)
     assert g is not None and (g.n_rows, g.n_cols) == (4, 4), None if g is None else (g.n_rows, g.n_cols)
     assert 190 <= g.col_edges[1] <= 202
+
+
+def _kpi_grid_lines(y: float) -> list[Line]:
+    lines = _row(y, (100, 190, "一级指标"), (230, 320, "二级指标"), (400, 520, "三级指标"), (720, 780, "指标值"))
+    body = [("产出指标", "数量指标", "发放补贴人数", "62人"), ("效益指标", "社会效益", "群众知晓率", "≥90%"),
+            ("满意度指", "服务对象", "服务对象满意度", "≥95%")]
+    for k, (a, b, c, d) in enumerate(body):
+        lines += _row(y + 50 * (k + 1), (100, 190, a), (230, 320, b), (400, 400 + 20 * len(c), c), (720, 780, d))
+    return lines
+
+
+def test_form_rows_above_a_grid_from_text_join_it_up_to_the_title():
+    """A KPI form continued on a new page (borderless): rows of a label and a text (立项依据 |
+    …, 总体目标 | 实施期目标 / 年度目标) stand above the grid of 一级 / 二级 / 三级指标. They are the
+    form's rows, so the table starts at the first of them, not at the grid (borderless heavy
+    pages lost them all); the title above is not taken, nor is a prose paragraph (it runs across
+    the first column's edge)."""
+    grid = _kpi_grid_lines(400)
+    g = table_from_lines(grid)
+    assert g is not None and g.n_rows == 4
+    form = _row(250, (100, 190, "立项依据"), (230, 700, "根据部门职能和年度工作计划列入年初预算")) + \
+        _row(300, (100, 190, "总体目标"), (250, 380, "实施期目标"), (560, 660, "年度目标"))
+    title = _row(150, (300, 600, "2025年项目支出绩效目标表"))
+    t = extend_up(g, title + form + grid)
+    assert t.n_rows == 6 and 150 + H < t.bbox[1] < 250, (t.n_rows, t.bbox)
+    texts = {(c.row, c.col): c for c in t.cells}
+    assert texts[(0, 0)].bbox[2] <= 230 and texts[(1, 0)].bbox[2] <= 250  # the labels in the first column
+    assert len([c for c in t.cells if c.row == 1]) == 3  # 总体目标 | 实施期目标 | 年度目标
+    prose = _row(200, (100, 700, "本单位根据年度工作安排编制项目支出绩效目标如下"))
+    t = extend_up(g, prose + form + grid)
+    assert t.n_rows == 6 and t.bbox[1] > 200 + H  # the paragraph ends the search
+    assert extend_up(g, prose + grid).n_rows == 4  # no form row at all: the grid as it was

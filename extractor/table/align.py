@@ -22,6 +22,9 @@ it the same way.
   two or more columns, and most cells holding text; titles, prose and diagram labels have none.
 - **Regions** (``text_table_regions``): runs of rows whose text falls into the same columns, found
   on the page without the layout model; the layout model's table regions are used as well.
+- **Forms** (``merge_stacked``, ``extend_up``): the parts of one form stacked on a page are one
+  table, and the form rows right above a grid (a label in the first column, texts right of it)
+  join it; such rows become a label cell and one cell per text that stands apart.
 """
 from __future__ import annotations
 
@@ -554,6 +557,48 @@ def merge_stacked(grids: Sequence[GridTable], lines: Sequence[Line], max_gap: fl
     return merged
 
 
+def extend_up(g: GridTable, lines: Sequence[Line]) -> GridTable:
+    """A text grid with the form rows set right above it: rows of a label inside the first column
+    and a text right of it (项目实施计划 | 2025年1月至12月…, 总体目标 | 实施期目标 …), as a KPI form
+    continued from the previous page opens. Rows are taken upward while each sits within two row
+    pitches of the one below and no box of it crosses the first column's edge (a prose paragraph
+    does; a title or a unit line ends the search), and only if one of them holds both a label and
+    a text; they join the grid as merge_stacked joins the lines between two grids."""
+    if g.source != "text" or g.n_cols < 2 or g.n_rows < 2:
+        return g
+    x0, x1, e1 = g.bbox[0], g.bbox[2], g.col_edges[1]
+    h = _text_height(lines) if lines else 12.0
+    tol = 0.5 * h
+    above = [ln for ln in lines if (ln.bbox[1] + ln.bbox[3]) / 2 < g.bbox[1] and ln.bbox[2] > x0 - tol
+             and ln.bbox[0] < x1 + tol]
+    if not above:
+        return g
+    pitch = float(np.median(np.diff(g.row_edges)))
+    rows = _rows(above)
+    taken: list[int] = []
+    top, form = g.bbox[1], False
+    for idx in reversed(rows):
+        boxes = [above[i].bbox for i in idx]
+        if top - max(b[3] for b in boxes) > 2.0 * pitch:
+            break
+        if any(TABLE_TITLE.search(above[i].text or "") or META_LINE.search(above[i].text or "") for i in idx):
+            break
+        if any(b[0] < x0 - tol or b[2] > x1 + tol or (b[0] < e1 - tol and b[2] > e1 + tol) for b in boxes):
+            break  # out of the grid's width, or across the first column's edge: not a form row
+        if len(idx) == 1 and abs((boxes[0][0] + boxes[0][2]) / 2 - (x0 + x1) / 2) < 0.05 * (x1 - x0) \
+                and boxes[0][0] > e1:
+            break  # one line centred over the grid: a title
+        form = form or (any(b[2] <= e1 + tol for b in boxes) and any(b[0] >= e1 - tol for b in boxes))
+        taken += idx
+        top = min(b[1] for b in boxes)
+    if not form:
+        return g
+    pad = 0.5 * max(pitch - h / BOX_TO_CHAR, 0.0) if pitch > h / BOX_TO_CHAR else 0.2 * h
+    y0 = top - pad
+    head = GridTable(bbox=(x0, y0, x1, y0), row_edges=[y0], col_edges=[x0, x1], cells=[], source="text")
+    return _join(head, g, [above[i] for i in taken])
+
+
 def _join(a: GridTable, b: GridTable, between: Sequence[Line]) -> GridTable:
     """``a`` over ``b`` as one grid; ``between``: the text lines between them."""
     x0, x1 = min(a.bbox[0], b.bbox[0]), max(a.bbox[2], b.bbox[2])
@@ -583,27 +628,42 @@ def _join(a: GridTable, b: GridTable, between: Sequence[Line]) -> GridTable:
 
     add(a, 0)
     row_edges += a.row_edges
-    # the lines between the two grids: rows of a label and a text across the rest
+    # the lines between the two grids: rows of a label and a text across the rest (or the texts
+    # that stand apart across it, each over the columns it falls in)
     between = [ln for ln in between if ln.bbox[2] > x0 and ln.bbox[0] < x1]
     rows = _rows(between) if between else []
+    box_h = float(np.median([ln.bbox[3] - ln.bbox[1] for ln in between])) if between else 0.0
     r = a.n_rows
+    gap_min = BOX_TO_CHAR * box_h  # a character's height: texts further apart are in other cells
     for k, idx in enumerate(rows):
         bot = max(ln.bbox[3] for ln in (between[i] for i in idx))
         nxt = min(ln.bbox[1] for ln in (between[i] for i in rows[k + 1])) if k + 1 < len(rows) else b.bbox[1]
         y1 = (bot + nxt) / 2 if k + 1 < len(rows) else b.bbox[1]
         y0 = row_edges[-1]
-        # the label: the row's leftmost piece when another stands apart right of it; it ends at the
-        # first column edge past its text
-        pieces = sorted((between[i].bbox for i in idx), key=lambda bb: bb[0])
-        label_end = 1
-        if len(pieces) >= 2 and pieces[1][0] > pieces[0][2]:
-            past = [k for k, e in enumerate(col_edges) if e >= pieces[0][2] - 0.01 * (x1 - x0) and e <= pieces[1][0]]
-            label_end = past[0] if past else 1
-        label_end = min(max(1, label_end), len(col_edges) - 1)
-        cells.append(GridCell(r, 0, 1, label_end, (col_edges[0], y0, col_edges[label_end], y1), 0.0, 1))
-        if label_end < len(col_edges) - 1:
-            cells.append(GridCell(r, label_end, 1, len(col_edges) - 1 - label_end,
-                                  (col_edges[label_end], y0, col_edges[-1], y1), 0.0, 1))
+        # the row's texts in clusters along x (the wrapped lines of one cell overlap)
+        clusters: list[list[float]] = []
+        for bb in sorted((between[i].bbox for i in idx), key=lambda bb: bb[0]):
+            if clusters and bb[0] <= clusters[-1][1] + gap_min:
+                clusters[-1][1] = max(clusters[-1][1], bb[2])
+            else:
+                clusters.append([bb[0], bb[2]])
+        # cells: the first (the label) ends at the first column edge past its text; the others
+        # at the column edge nearest the middle of the blank before the next
+        bounds = [0]
+        for c0, c1 in zip(clusters, clusters[1:]):
+            if len(bounds) == 1:
+                past = [j for j, e in enumerate(col_edges) if c0[1] - 0.01 * (x1 - x0) <= e <= c1[0]]
+                j = past[0] if past else int(np.argmin(np.abs(ce - (c0[1] + c1[0]) / 2)))
+            else:
+                j = int(np.argmin(np.abs(ce - (c0[1] + c1[0]) / 2)))
+            if bounds[-1] < j < len(col_edges) - 1:
+                bounds.append(j)
+        if len(bounds) == 1:
+            bounds.append(1)
+        bounds.append(len(col_edges) - 1)
+        for lo, hi in zip(bounds, bounds[1:]):
+            if hi > lo:
+                cells.append(GridCell(r, lo, 1, hi - lo, (col_edges[lo], y0, col_edges[hi], y1), 0.0, 1))
         row_edges.append(y1)
         r += 1
     if not rows:
