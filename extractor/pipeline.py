@@ -570,8 +570,8 @@ class Pipeline:
                 out.append(g)
         try:  # the parts of one form (project block, KPI grid) are one table, with its form rows above
             out = merge_stacked(out, texts, max_gap=0.4 * gray.shape[0])
-            out = [extend_up(g, [t for t in texts if not any(inside_frac(t.bbox, o.bbox) > 0.5 for o in grids + out)])
-                   for g in out]
+            free = [t for t in texts if not any(inside_frac(t.bbox, o.bbox) > 0.5 for o in grids + out)]
+            out = [extend_up(g, free) for g in out]
         except Exception as e:  # noqa: BLE001
             failures.append(Failure(stage="table", category="text_fallback", message=f"merge: {e}", page=number))
         return out

@@ -545,9 +545,8 @@ def merge_stacked(grids: Sequence[GridTable], lines: Sequence[Line], max_gap: fl
             ux0, ux1 = min(a.bbox[0], g.bbox[0]), max(a.bbox[2], g.bbox[2])
             rows_between = _rows(between) if between else []
             # a title between them (taller, or alone and centred over both): two tables
-            titled = any(len(r) == 1 and abs((between[r[0]].bbox[0] + between[r[0]].bbox[2]) / 2 - (ux0 + ux1) / 2)
-                         < 0.05 * (ux1 - ux0) and between[r[0]].bbox[2] - between[r[0]].bbox[0] < 0.6 * (ux1 - ux0)
-                         for r in rows_between)
+            titled = any(len(r) == 1 and _centred(between[r[0]].bbox, ux0, ux1)
+                         and between[r[0]].bbox[2] - between[r[0]].bbox[0] < 0.6 * (ux1 - ux0) for r in rows_between)
             apart = titled or any(META_LINE.search(ln.text or "") or ln.bbox[3] - ln.bbox[1] > 1.25 * box_h
                                   for ln in between)
             if ov >= 0.7 * narrow and 0 <= g.bbox[1] - a.bbox[3] <= max_gap and not apart:
@@ -555,6 +554,11 @@ def merge_stacked(grids: Sequence[GridTable], lines: Sequence[Line], max_gap: fl
                 continue
         merged.append(g)
     return merged
+
+
+def _centred(box: Box, x0: float, x1: float) -> bool:
+    """Is ``box`` centred over [x0, x1] (to 5 % of its width), as a title is?"""
+    return abs((box[0] + box[2]) / 2 - (x0 + x1) / 2) < 0.05 * (x1 - x0)
 
 
 def extend_up(g: GridTable, lines: Sequence[Line]) -> GridTable:
@@ -585,8 +589,7 @@ def extend_up(g: GridTable, lines: Sequence[Line]) -> GridTable:
             break
         if any(b[0] < x0 - tol or b[2] > x1 + tol or (b[0] < e1 - tol and b[2] > e1 + tol) for b in boxes):
             break  # out of the grid's width, or across the first column's edge: not a form row
-        if len(idx) == 1 and abs((boxes[0][0] + boxes[0][2]) / 2 - (x0 + x1) / 2) < 0.05 * (x1 - x0) \
-                and boxes[0][0] > e1:
+        if len(idx) == 1 and _centred(boxes[0], x0, x1) and boxes[0][0] > e1:
             break  # one line centred over the grid: a title
         form = form or (any(b[2] <= e1 + tol for b in boxes) and any(b[0] >= e1 - tol for b in boxes))
         taken += idx

@@ -296,17 +296,13 @@ def _line_and_piece_masks(bw: np.ndarray, p: _Params):
     return hm, vm, hp, vp
 
 
-def _ridges(g: np.ndarray, vertical: bool, L: int, thr: float, p: _Params,
-            keep: np.ndarray | None = None) -> np.ndarray:
-    """Where ``g`` averaged over ``L`` pixels along the direction is darker than the same a few
-    pixels to both sides by more than ``thr`` (bool). With ``keep`` (0/1 float), the average is
-    taken over the kept pixels only (none kept: no ridge)."""
+def _ridges(g: np.ndarray, keep: np.ndarray, vertical: bool, L: int, thr: float, p: _Params) -> np.ndarray:
+    """Where ``g``, averaged over the pixels ``keep`` (0/1 float) holds within ``L`` along the
+    direction, is darker than the same a few pixels to both sides by more than ``thr`` (bool); no
+    ridge where a fifth or less of them are kept."""
     k = (1, L) if vertical else (L, 1)
-    if keep is None:
-        gs = cv2.blur(g, k)
-    else:
-        w = cv2.blur(keep, k)
-        gs = np.where(w > 0.2, cv2.blur(g * keep, k) / np.maximum(w, 1e-3), np.inf).astype(np.float32)
+    w = cv2.blur(keep, k)
+    gs = np.where(w > 0.2, cv2.blur(g * keep, k) / np.maximum(w, 1e-3), np.inf).astype(np.float32)
     m = np.zeros(g.shape, bool)
     for d in sorted({3, max(int(round(3 * p.unit)), 3) * 2}):
         a = np.roll(gs, d, axis=1 if vertical else 0)
@@ -338,7 +334,7 @@ def _faint_rulings(gray: np.ndarray, p: _Params, sigma: float) -> tuple[np.ndarr
     n = max(p.lv, int(1.5 * p.text_h))  # longer than a character
     out = []
     for vertical in (False, True):
-        m = _ridges(g, vertical, L, thr, p, keep)
+        m = _ridges(g, keep, vertical, L, thr, p)
         kern = (1, n) if vertical else (max(p.lh, n), 1)
         out.append(cv2.morphologyEx(m.astype(np.uint8) * 255, cv2.MORPH_OPEN,
                                     cv2.getStructuringElement(cv2.MORPH_RECT, kern)))
@@ -1053,7 +1049,7 @@ def _outer_edges(pm: np.ndarray, qm: np.ndarray, edges, perp, p: _Params, reach:
 
 
 def _closing_rule(pm: np.ndarray, perp, out: float, side: int, xa: int, xb: int, r: int, p: _Params,
-                  band_max: float, qm: np.ndarray | None = None) -> float | None:
+                  band_max: float, qm: np.ndarray) -> float | None:
     """A row of one merged cell at the top or bottom of a table with open sides (a full-width
     note, 注：本表无数据, or a header band over columns whose lines start below it): no ruling
     reaches the line that closes it, but the line runs the table's whole extent, end to end
@@ -1077,7 +1073,7 @@ def _closing_rule(pm: np.ndarray, perp, out: float, side: int, xa: int, xb: int,
     run = np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1)
     run = run[-1] if side < 0 else run[0]  # the nearest to the table
     x = float(xa + run.mean())
-    return None if qm is not None and _ruled_beyond(qm, x, side, a, b, r, p) else x
+    return None if _ruled_beyond(qm, x, side, a, b, r, p) else x
 
 
 def _ruled_beyond(qm: np.ndarray, x: float, side: int, a: int, b: int, r: int, p: _Params) -> bool:
