@@ -15,6 +15,7 @@ import unicodedata
 import click
 
 from . import __version__
+from .policy import REVIEW_BELOW
 
 
 def shown(text: str) -> str:
@@ -287,7 +288,7 @@ def serve(url, host, port, workers, config_path, log_level):
 @click.option("-o", "--output", "output", required=True, type=click.Path(),
               help="The file to write (json, xlsx) or the folder (csv: a CSV per table, the KPI records and "
                    "every cell with its review marks).")
-@click.option("--below", type=float, default=0.9, show_default=True,
+@click.option("--below", type=float, default=REVIEW_BELOW, show_default=True,
               help="xlsx: values under this confidence are highlighted.")
 def review_export(document, url, fmt, output, below):
     """Export a stored document with its reviews applied: corrected values in place (confidence 1.0,

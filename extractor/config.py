@@ -8,12 +8,14 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from .policy import REVIEW_BELOW
+
 
 class Settings(BaseModel):
     dpi: float = 200.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core (max 4)
-    workers: int = 0  # page worker processes per document (models loaded once per worker); 0 = one per core, at most 4
+    workers: int = 0  # page worker processes per document (models loaded once per worker); 0 = one per core, fewer when memory would not hold them (workers.py)
     rec_batch_size: int = 48
     rec_precision: Literal["auto", "int8", "fp32"] = "auto"  # auto: models/rec_int8.onnx first on CPU, its unsure reads again at fp32
     det_max_side: int = 960  # a page of prose: text detection on the page scaled to this side (text ~12 px high at 200 dpi)
@@ -84,12 +86,12 @@ class ServiceSettings(BaseModel):
     db: Optional[str] = None  # database URL; None: $EXTRACTOR_DB_URL or sqlite:///extractor.db
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 0  # job worker processes (each loads the models, ~1 GB); 0 = one per core, at most 4
+    workers: int = 0  # job worker processes (each loads the models, ~1 GB); 0 = one per core, fewer when memory would not hold them (workers.py)
     api_keys: dict[str, str] = {}  # who -> key; every /api request needs one in X-API-Key; the name is the reviewer
     max_upload_mb: float = 50.0  # larger uploads: 413
     max_pages: int = 300  # a document with more pages: 413
     max_pixels: int = 60_000_000  # an image (any frame) with more pixels: 413
-    review_below: float = 0.9  # the review queue's default threshold (values under it are queued)
+    review_below: float = REVIEW_BELOW  # the review queue's default threshold (values under it are queued)
     poll_seconds: float = 0.5  # how often an idle worker looks for a queued job
     lease_seconds: float = 120.0  # a running job not heard of for this long (its worker's host gone) is queued again
     max_attempts: int = 3  # a job claimed this many times without finishing (its worker died each time) fails

@@ -21,18 +21,19 @@ Metrics (all pooled over the pages given):
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional
 
 from .geometry import iou
 from .model import Cell, Document, Page, Paragraph, Table
+from .textnorm import normalize
 
 NUMERIC = re.compile(r"^[≥≤<>=＞＜]?[-+]?\d[\d,，.]*%?$")
 
 
 def norm(s: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or ""))
+    """A text as scored: NFKC (full-width and half-width forms count as one), no white space."""
+    return normalize(s, nfkc=True)
 
 
 def prose_norm(s: str) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import IO, Union
 
 from .model import Document, KpiRecord, Table
-
-# confidence under which a value is "low" (highlighted in the workbook; the store's review queue default)
-LOW_CONFIDENCE = 0.9
+from .policy import REVIEW_BELOW as LOW_CONFIDENCE  # values under it are highlighted in the workbook
+from .policy import broken as broken_checks
+from .policy import needs_review
 
 
 def write_json(doc: Document, path: str | Path) -> Path:
@@ -145,10 +145,6 @@ FILL_CORRECTED = "9BD7A8"  # corrected by a reviewer: green
 HEADER_FILL = "D9E1F2"
 
 
-def _needs_look(confidence: float, checks: list[str], below: float) -> bool:
-    return confidence < below or any(ch.startswith("-") for ch in checks)
-
-
 def _sheet_name(name: str, taken: set[str]) -> str:
     base = "".join("_" if ch in '[]:*?/\\' else ch for ch in name)[:31] or "sheet"
     out, i = base, 2
@@ -197,8 +193,8 @@ def write_xlsx(doc: Document, out: Union[str, Path, IO[bytes]], below: float = L
             cell.fill = fills["corrected" if source == "review" else "reviewed"]
             cell.comment = Comment("corrected by a reviewer" if source == "review" else "accepted by a reviewer",
                                    "extractor")
-        elif _needs_look(confidence, checks, below):
-            broken = [ch[1:] for ch in checks if ch.startswith("-")]
+        elif needs_review(confidence, checks, below):
+            broken = broken_checks(checks)
             cell.fill = fills["low"]
             cell.comment = Comment(f"confidence {confidence:.2f}" + (f"; breaks {', '.join(broken)}" if broken else ""),
                                    "extractor")
@@ -208,7 +204,7 @@ def write_xlsx(doc: Document, out: Union[str, Path, IO[bytes]], below: float = L
     info.title = "document"
     taken = {"document", "kpi"}
     cells = [c for t in doc.tables() for c in t.cells]
-    n_low = sum(1 for c in cells if not c.reviewed and _needs_look(c.confidence, c.checks, below))
+    n_low = sum(1 for c in cells if not c.reviewed and needs_review(c.confidence, c.checks, below))
     n_rev = sum(1 for c in cells if c.reviewed)
     rows: list[list] = [
         ["source", doc.source], ["pages", doc.n_pages], ["schema_version", doc.schema_version],

@@ -20,13 +20,11 @@ from typing import Optional
 
 from .kpi.numbers import parse_amount
 from .model import Cell, Check, Document, Table
+from .policy import mark
+from .textnorm import normalize as _n
 
 ROW_SUMS = [("合计", ("基本支出", "项目支出")), ("合计", ("人员经费", "公用经费"))]
 CODE = re.compile(r"^\d{3}(\d{2}){0,2}$")
-
-
-def _n(s: str) -> str:
-    return re.sub(r"\s+", "", s or "")
 
 
 def _joined(chain: list[Table]) -> tuple[Table, dict[int, str]]:
@@ -191,7 +189,7 @@ def _total_in_prose(doc: Document, total: float, cell_ref: Optional[str], checks
     """The income total of table 1 is restated in the prose of 第三部分 ("预算收入总计206.52万元")."""
     for page in doc.pages:
         for p in page.paragraphs:
-            for m in PROSE_TOTAL.finditer(re.sub(r"\s+", "", p.text)):
+            for m in PROSE_TOTAL.finditer(_n(p.text)):
                 v = parse_amount(m.group(1)).value
                 if v is not None:
                     checks.append(Check(name="total_in_prose", ok=abs(v - total) <= _tol(1),
@@ -259,7 +257,7 @@ def validate(doc: Document) -> None:
             got = by_cell.get(f"{t.id}:{c.row}:{c.col}")
             if not got:
                 continue
-            c.checks = sorted({("+" if ch.ok else "-") + ch.name for ch in got})
+            c.checks = sorted({mark(ch.ok, ch.name) for ch in got})
             if any(not ch.ok for ch in got):
                 c.confidence = round(c.confidence * 0.5, 4)
             else:

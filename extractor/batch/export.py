@@ -5,8 +5,9 @@ values in place), and the HTML report (``report.py``) from the same pass.
     export_archive(store, parquet_dir="out/parquet", report_path="out/archive.html")
 
 Every table carries ``document_id`` (the store's id) and ``source_name``; ``needs_review`` follows the
-store's review queue: not yet reviewed, and confidence under 0.9 or (cells) breaking an arithmetic
-check. Columns are typed and present even when a table has no rows.
+store's review queue: not yet reviewed, and (``policy.needs_review``) confidence under the review
+threshold (``policy.REVIEW_BELOW`` unless ``below`` is given) or (cells) breaking an arithmetic check.
+Columns are typed and present even when a table has no rows.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 from ..model import Document
 from ..store import Store
 from ..store.convert import BENIGN_FAILURES, page_status
-from .runner import REVIEW_BELOW
+from ..policy import REVIEW_BELOW, check_failed as _check_failed, needs_review
 
 _S, _I, _F, _B = pa.string(), pa.int32(), pa.float64(), pa.bool_()
 _L = pa.list_(pa.string())
@@ -130,8 +131,8 @@ def document_rows(info, doc: Optional[Document], marks, below: float = REVIEW_BE
             for c in t.cells:
                 ref = f"{t.id}:{c.row}:{c.col}"
                 mark = cell_marks.get(ref)
-                broken = any(ch.startswith("-") for ch in c.checks)
-                needs = mark is None and (c.confidence < below or broken)
+                broken = _check_failed(c.checks)
+                needs = mark is None and needs_review(c.confidence, c.checks, below)
                 ev, st = c.ocr, c.structure
                 out["cells"].append({
                     **base, "page": p.page, "table_id": t.id, "table_kind": t.kind, "unit": t.unit, "row": c.row,
@@ -163,7 +164,7 @@ def document_rows(info, doc: Optional[Document], marks, below: float = REVIEW_BE
     k_low = k_rev = k_cor = 0
     for i, k in enumerate(doc.kpis):
         mark = kpi_marks.get(f"{k.table_id}:{k.row}:{k.period}")
-        needs = mark is None and k.confidence < below
+        needs = mark is None and needs_review(k.confidence, (), below)
         tg = k.target
         out["kpis"].append({
             **base, "ord": i, "project": k.project, "period": k.period, "level1": k.level1, "level2": k.level2,

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..policy import REVIEW_BELOW
 from ..store import Store
 from . import svg
 
@@ -19,7 +20,7 @@ BINS = 20
 
 @dataclass
 class ReportData:
-    below: float = 0.9
+    below: float = REVIEW_BELOW
     status: Counter = field(default_factory=Counter)
     cell_hist: list[int] = field(default_factory=lambda: [0] * BINS)
     kpi_hist: list[int] = field(default_factory=lambda: [0] * BINS)

@@ -20,6 +20,8 @@ from typing import Optional, Sequence
 
 import yaml
 
+from ..textnorm import normalize
+
 TAXONOMY_FILE = Path(__file__).parent / "data" / "kpi_taxonomy.yaml"
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
@@ -45,15 +47,11 @@ def pairs() -> list[tuple[str, str]]:
     return [(l1, l2) for l1, l2s in taxonomy().items() for l2 in l2s]
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", "", s or "")
-
-
 def canonical_level2(text: str) -> Optional[tuple[str, str]]:
     """The (level1, level2) pair whose 二级 name ``text`` spells exactly, with or without the trailing
     指 / 指标 (经济效益 -> (效益指标, 经济效益指标); 服务对象满意度指 -> 满意度); None otherwise.
     A bare 成本指标 is the 二级 under 产出指标."""
-    t = _norm(text)
+    t = normalize(text)
     t = re.sub(r"指标?$", "", t)
     if not t:
         return None
@@ -86,7 +84,7 @@ _RULES = [  # (keywords in 三级 + 指标值, pair), first hit wins
 def level2_reading(level2_text: str) -> tuple[Optional[tuple[str, str]], bool]:
     """What the OCR'd 二级 text says on its own: (pair, exact). ``exact`` when it spells a canonical
     name (``canonical_level2``), else the pair whose name it starts like (first 2 chars), else None."""
-    t2 = _norm(level2_text)
+    t2 = normalize(level2_text)
     exact = canonical_level2(t2)
     if exact:
         return exact, True
@@ -105,7 +103,7 @@ def level2_reading(level2_text: str) -> tuple[Optional[tuple[str, str]], bool]:
 
 def keyword_rules(level3: str, value: str) -> tuple[str, str]:
     """The keyword rules on the 三级 text and 指标值 alone; 产出指标/数量指标 when nothing matches."""
-    text = _norm(level3) + " " + _norm(value)
+    text = normalize(level3) + " " + normalize(value)
     for words, pair in _RULES:
         if any(w in text for w in words):
             return pair
@@ -123,8 +121,7 @@ def keyword_baseline(level3: str, value: str, level2_text: str = "") -> tuple[st
 def normalize_chars(s: str) -> str:
     """What the model sees of a cell: no white space, full-width ASCII folded, every digit -> 0,
     every Latin letter -> a."""
-    s = _norm(s)
-    s = "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in s)
+    s = normalize(s, fold_width=True)
     return re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "0", s))
 
 

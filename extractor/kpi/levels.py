@@ -20,6 +20,7 @@ from typing import Optional, Protocol, Sequence
 from rapidfuzz.distance import Levenshtein
 
 from ..model import Document, KpiRecord
+from ..textnorm import normalize
 from .classifier import canonical_level2, taxonomy
 
 AGREE_KEEP = 0.5  # agreement halves the record's doubt
@@ -30,13 +31,9 @@ class LevelModel(Protocol):
     def predict(self, rows: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, float]]: ...
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", "", s or "")
-
-
 def canonical_level1(text: str) -> Optional[str]:
     """The taxonomy's 一级 name that ``text`` spells, with or without 指标."""
-    t = re.sub(r"指标?$", "", _norm(text))
+    t = re.sub(r"指标?$", "", normalize(text))
     if not t:
         return None
     for l1 in taxonomy():
@@ -47,7 +44,7 @@ def canonical_level1(text: str) -> Optional[str]:
 
 def _garbled(text: str, name: str) -> bool:
     """``text`` reads like an OCR-damaged ``name`` (cut, a char dropped or swapped)."""
-    t, n = _norm(text), _norm(name)
+    t, n = normalize(text), normalize(name)
     if not t:
         return False
     if n.startswith(t) and len(t) >= 2:
@@ -58,7 +55,7 @@ def _garbled(text: str, name: str) -> bool:
 def _styled(name: str, read: str) -> str:
     """The taxonomy name written the way the table writes it: a short reading ("效量") stands
     for the name without 指标 ("数量"), as printed in many forms."""
-    t = _norm(read)
+    t = normalize(read)
     return name[:-2] if t and len(t) <= len(name) - 2 and not t.endswith("标") else name
 
 
@@ -81,11 +78,11 @@ def vote(k: KpiRecord, p1: str, p2: str, prob: float) -> None:
     s1 = canonical_level1(k.level1)
     said = f"{p1}/{p2} (p={prob:.2f})"
     if s2 is None:
-        if not _norm(k.level2) or _garbled(k.level2, p2):
-            k.notes.append(f"二级 {'lost' if not _norm(k.level2) else repr(k.level2) + ' unreadable'}: "
+        if not normalize(k.level2) or _garbled(k.level2, p2):
+            k.notes.append(f"二级 {'lost' if not normalize(k.level2) else repr(k.level2) + ' unreadable'}: "
                            f"filled by the level classifier as {said}")
             k.level2 = _styled(p2, k.level2)
-            if not _norm(k.level1) or (s1 is None and _garbled(k.level1, p1)):
+            if not normalize(k.level1) or (s1 is None and _garbled(k.level1, p1)):
                 k.level1 = p1
             elif s1 is not None and s1 != p1:
                 k.notes.append(f"一级 {k.level1} does not hold {p2}")
@@ -95,7 +92,7 @@ def vote(k: KpiRecord, p1: str, p2: str, prob: float) -> None:
             k.notes.append(f"二级 {k.level2!r} is not in the taxonomy; the level classifier says {said}")
         return
     t1, t2 = s2
-    if not _norm(k.level1):
+    if not normalize(k.level1):
         k.level1 = t1
         k.notes.append(f"一级 lost: {t1}, the parent of {t2}")
     elif s1 is None and _garbled(k.level1, t1):

@@ -10,11 +10,12 @@ from importlib import resources
 
 import yaml
 
-_SPACE = re.compile(r"\s+")
+from ..textnorm import normalize
 
 
 def _norm(text: str) -> str:
-    return _SPACE.sub("", text or "").replace("(", "（").replace(")", "）").replace(":", "：")
+    """No white space, brackets and colon full-width, as the lexicon writes them."""
+    return normalize(text, cjk_punct=True)
 
 
 @lru_cache(maxsize=1)

@@ -7,9 +7,10 @@ read as decimal points ("1.021.29"), full-width digits and punctuation, letter O
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional
+
+from ..textnorm import normalize
 
 # money units and their factor to 元
 MONEY = {"元": 1.0, "万元": 1e4, "亿元": 1e8, "千元": 1e3}
@@ -19,8 +20,7 @@ QUALITATIVE_HINT = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _clean(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text or "").strip()
-    t = re.sub(r"\s+", "", t)
+    t = normalize(text, nfkc=True)
     return t.replace("，", ",").replace("。", ".")
 
 

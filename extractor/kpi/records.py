@@ -9,11 +9,11 @@ gained columns still lines up; 一级/二级 text carries down merged cells and 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Optional
 
 from ..model import Cell, Document, KpiRecord, KpiTarget, Project, Table
+from ..textnorm import normalize
 from .numbers import parse_amount, parse_target
 
 FOOTER = re.compile(r"负责人|经办人|联系电话|填报日期|填报人")
@@ -32,7 +32,8 @@ FUNDS = {"实施期资金总额": "total", "年度资金总额": "total", "中�
 
 
 def _n(s: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or "")).rstrip(":")
+    """A cell's text as a label: NFKC, no white space, no trailing colon ("项目名称：")."""
+    return normalize(s, nfkc=True).rstrip(":")
 
 
 def _col_at(t: Table, x: float) -> Optional[int]:

@@ -3,7 +3,6 @@ among the standard budget tables and KPI tables (patterns in data/table_types.ya
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Optional
 import yaml
 
 from ..model import Document, Paragraph, Table
+from ..textnorm import normalize
 
 DATA = Path(__file__).parent / "data" / "table_types.yaml"
 UNIT = re.compile(r"(?:单位|金额单位)[:：]?\s*(万元|元|千元|亿元)")
@@ -37,7 +37,7 @@ def table_types() -> tuple[TableType, ...]:
 
 
 def _n(s: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s or ""))
+    return normalize(s, nfkc=True)
 
 
 def classify(title: Optional[str], header: str = "") -> tuple[str, str]:

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 
 from ..model import Document
+from ..textnorm import normalize
 
 CODE = re.compile(r"^\d{2,4}-")
 NAME = re.compile(r"[\u4e00-\u9fff（）()]{4,30}")
@@ -30,7 +31,7 @@ def _candidates(doc: Document) -> list[str]:
         for v in (p.department, p.implementer):
             if v:
                 out.append(CODE.sub("", v))
-    return [re.sub(r"\s+", "", v) for v in out if NAME.fullmatch(re.sub(r"\s+", "", v))]
+    return [normalize(v) for v in out if NAME.fullmatch(normalize(v))]
 
 
 def vote_names(doc: Document) -> dict[str, str]:

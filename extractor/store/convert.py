@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from pydantic import BaseModel
 
 from ..model import Cell, Document, KpiRecord, Page, Project, Table
+from ..policy import check_failed
 from .schema import CellRow, DocumentRow, KpiRow, PageRow, ProjectRow, TableRow
 
 # failure categories that do not make a page failed (a blank page, a table read by text alignment)
@@ -42,10 +43,6 @@ def document_status(doc: Document) -> str:
     if statuses and all(s == "failed" for s in statuses):
         return "failed"
     return "partial" if "failed" in statuses else "done"
-
-
-def check_failed(checks: Sequence[str]) -> bool:
-    return any(c.startswith("-") for c in checks)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..kpi.numbers import parse_target
 from ..model import Document, Failure, KpiTarget, Page
+from ..policy import REVIEW_BELOW, broken as broken_checks
 from . import migrate
 from .convert import PageRows, document_from_rows, document_to_rows
 from .engine import SQLITE_IMMEDIATE, make_engine, normalise_url
@@ -658,10 +659,11 @@ class Store:
         return ReviewMarks({f"{t}:{r}:{c}": src for t, r, c, src in cells},
                            {f"{t}:{r}:{p}": src for t, r, p, src in kpis})
 
-    def review_queue(self, doc_id: int, below: float = 0.9, limit: Optional[int] = None) -> list[QueueItem]:
-        """Unreviewed cells and KPI records that need a look, riskiest first: every cell that breaks
-        an arithmetic check, and every value with confidence under ``below``; ordered by broken
-        check first, then confidence (lowest first), then position in the document."""
+    def review_queue(self, doc_id: int, below: float = REVIEW_BELOW, limit: Optional[int] = None) -> list[QueueItem]:
+        """Unreviewed cells and KPI records that need a look (``policy.needs_review``, in SQL),
+        riskiest first: every cell that breaks an arithmetic check, and every value with confidence
+        under ``below``; ordered by broken check first, then confidence (lowest first), then
+        position in the document."""
         with self._snapshot.begin() as s:
             self._doc_row(s, doc_id)
             cells = s.scalars(select(CellRow).where(
@@ -674,7 +676,7 @@ class Store:
         table_pos = {t.table_id: (t.page, t.ord) for t in where}
         keyed: list[tuple[tuple[Any, ...], QueueItem]] = []
         for c in cells:
-            broken = tuple(ch[1:] for ch in c.checks if ch.startswith("-"))
+            broken = tuple(broken_checks(c.checks))
             item = QueueItem("cell", c.id, f"{c.table_id}:{c.row}:{c.col}", c.page, c.table_id, c.row, c.col, "text",
                              c.text, c.confidence, broken, tuple(c.bbox))
             keyed.append(((not broken, c.confidence, table_pos.get(c.table_id, (0, 0)), c.row, c.col, 0), item))
@@ -686,7 +688,7 @@ class Store:
         items = [item for _, item in keyed]
         return items if limit is None else items[:limit]
 
-    def review_progress(self, doc_id: int, below: float = 0.9) -> ReviewProgress:
+    def review_progress(self, doc_id: int, below: float = REVIEW_BELOW) -> ReviewProgress:
         def counts(s: Session, cls: type[CellRow] | type[KpiRow]) -> tuple[int, int, int]:
             r = s.execute(select(func.count(), func.count().filter(cls.reviewed.is_(True)),
                                  func.count().filter(cls.reviewed.is_(True), cls.source == "review"))
@@ -887,7 +889,7 @@ class Store:
         with self._read() as s:
             return [BatchPageInfo(*r) for r in s.execute(q.order_by(BatchPageRow.finished_at, BatchPageRow.id))]
 
-    def cell_confidence_counts(self, doc_ids: Optional[Sequence[int]] = None, below: float = 0.9) -> tuple[int, int]:
+    def cell_confidence_counts(self, doc_ids: Optional[Sequence[int]] = None, below: float = REVIEW_BELOW) -> tuple[int, int]:
         """(cells, cells with confidence under ``below``) of these documents (or of all)."""
         q = select(func.count(), func.count().filter(CellRow.confidence < below))
         chunks: list[Optional[Sequence[int]]] = [None] if doc_ids is None else \
