@@ -8,7 +8,8 @@ that image was obtained from the raster of the source page.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from pathlib import Path
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -239,3 +240,29 @@ class Document(BaseModel):
 
     def tables(self) -> list[Table]:
         return [t for p in self.pages for t in p.tables]
+
+    # ---- exports (extractor/export.py): text, or written to ``path`` when one is given
+    def to_json(self, path: Optional[Union[str, Path]] = None) -> str:
+        """The whole document as JSON (the schema of docs/schema.md)."""
+        text = self.model_dump_json(indent=1)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def to_csv(self, path: Optional[Union[str, Path]] = None, what: str = "cells") -> str:
+        """Every cell (``what="cells"``: one row each, with confidence and checks) or every KPI
+        record (``what="kpis"``) as CSV; text a spreadsheet would evaluate is made inert."""
+        from . import export
+
+        text, write = {"cells": (export.cells_csv, export.write_cells_csv),
+                       "kpis": (export.kpi_csv, export.write_kpi_csv)}[what]
+        if path is not None:
+            write(self, path)
+        return text(self)
+
+    def to_excel(self, path: Union[str, Path]) -> Path:
+        """One sheet per table plus the KPI records, low-confidence cells coloured for review."""
+        from . import export
+
+        export.write_xlsx(self, path)
+        return Path(path)

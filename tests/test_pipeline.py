@@ -249,7 +249,7 @@ def test_cli_writes_json_and_csv(tmp_path):
 
 
 def test_failing_document_stage_is_recorded_and_the_rest_goes_on(pipeline, monkeypatch):
-    import extractor.pipeline as P
+    import extractor.finish as P
 
     def broken(doc):
         raise ValueError("planted fault")
@@ -376,7 +376,7 @@ def test_ruled_page_skips_the_layout_model(pipeline, monkeypatch):
 
 
 def test_tabular_rows_tell_aligned_columns_from_prose():
-    from extractor.pipeline import _tabular_rows
+    from extractor.layout import tabular_rows as _tabular_rows
 
     prose = [(100, 100 + 40 * i, 1500, 130 + 40 * i) for i in range(10)]
     assert not _tabular_rows(prose)
@@ -389,7 +389,7 @@ def test_tabular_rows_tell_aligned_columns_from_prose():
     assert _tabular_rows(prose[:3] + table[:6])
 
 
-def test_speckle_outside_the_tables_does_not_send_the_whole_page_to_text_detection(pipeline, monkeypatch):
+def test_speckle_outside_the_tables_does_not_send_the_whole_page_to_text_detection(pipeline):
     """A noisy scan's lone specks darken a few pixels of nearly every row; the text detector is
     given only the bands of real ink (the title, the page number), not the whole page."""
     from PIL import Image, ImageDraw, ImageFont
@@ -412,8 +412,36 @@ def test_speckle_outside_the_tables_does_not_send_the_whole_page_to_text_detecti
             seen.append(img.shape)
             return det(img, **kw)
 
-    monkeypatch.setattr(pipeline, "detector", Spy())
-    boxes = pipeline._detect_free_text(page)
+    from extractor.ocr.bands import text_lines
+
+    boxes = text_lines(Spy(), page, pipeline.s.det_band_max_side, pipeline.s.det_max_side)
     assert len(seen) == 1 and seen[0][0] < 0.15 * page.shape[0]  # two bands, not the page
     assert any(b[1] < 200 < b[3] and b[0] < 500 for b in boxes)  # the title
     assert any(b[1] < 2260 < b[3] for b in boxes)  # the page number
+
+
+@pytest.mark.slow
+def test_public_api_extracts_a_file_and_an_image_and_exports(tmp_path):
+    """``from extractor import extract``: a file by path and a page image both give a finished
+    Document (KPI/validate stages ran), and the Document writes JSON, CSV and Excel itself."""
+    import openpyxl
+
+    from extractor import extract
+    from extractor.config import Settings
+
+    s = Settings(workers=1)
+    doc = extract(ROOT / "samples" / "sample.pdf", pages="1", settings=s)
+    t = doc.pages[0].tables[0]
+    assert [p.page for p in doc.pages] == [1] and t.kind and t.n_rows >= 5 and any(c.checks for c in t.cells)
+    img, truth = synth.render_table_page(CELLS, N_ROWS, N_COLS, seed=5, severity="light")
+    one = extract(img, dpi=200, settings=s)
+    assert one.source == "<image>" and len(one.pages) == 1 and one.pages[0].tables
+    assert one.pages[0].tables[0].n_rows == N_ROWS and one.pages[0].tables[0].n_cols == N_COLS
+    assert Document.model_validate_json(doc.to_json(tmp_path / "d.json")).pages[0].tables[0].id == t.id
+    rows = doc.to_csv(tmp_path / "c.csv").splitlines()
+    assert rows[0].startswith("table_id,") and len(rows) == 1 + sum(len(x.cells) for x in doc.tables())
+    assert (tmp_path / "c.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    wb = openpyxl.load_workbook(doc.to_excel(tmp_path / "d.xlsx"))
+    assert len(wb.sheetnames) >= 1
+    with pytest.raises(ValueError):
+        extract(np.zeros((10, 10, 2), np.uint8), settings=s)

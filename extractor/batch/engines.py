@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..runtime import rss_mb
+from ..workers import start_worker, thread_env, threads_per_worker
+from ..workers import worker_count as local_worker_count
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TASK_TIMEOUT = 300.0  # seconds one page (or probe) may take before its worker is replaced (page_timeout)
-WORKER_MEMORY_MB = 1500  # what a worker may grow to (models + a dense page): caps the default count
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class EngineError(RuntimeError):
@@ -40,60 +40,13 @@ class Outcome:
                                     # are the page's own doing: trying it again would do the same)
 
 
-def _read(path: str) -> Optional[str]:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def available_memory_mb() -> Optional[float]:
-    """Memory this process may still use: the machine's available memory, or less under a cgroup
-    (v2) limit such as ``docker run --memory``."""
-    mem = None
-    for line in (_read("/proc/meminfo") or "").splitlines():
-        if line.startswith("MemAvailable:"):
-            mem = int(line.split()[1]) / 1024
-    limit, used = _read("/sys/fs/cgroup/memory.max"), _read("/sys/fs/cgroup/memory.current")
-    if limit and limit.isdigit() and used and used.isdigit():
-        left = (int(limit) - int(used)) / (1024 * 1024)
-        mem = left if mem is None else min(mem, left)
-    return mem
-
-
-def available_cores() -> int:
-    """Cores this process may use: its CPU affinity, or fewer under a cgroup (v2) quota (``--cpus``)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    quota = (_read("/sys/fs/cgroup/cpu.max") or "").split()
-    if len(quota) == 2 and quota[0].isdigit() and quota[1].isdigit() and int(quota[1]) > 0:
-        n = min(n, max(1, int(int(quota[0]) / int(quota[1]))))
-    return max(1, n)
-
-
-def local_worker_count(requested: int = 0) -> int:
-    """``requested``, or one per core, fewer when memory would not hold them."""
-    if requested > 0:
-        return requested
-    n = available_cores()
-    mem = available_memory_mb()
-    if mem:
-        n = min(n, max(1, int(mem // WORKER_MEMORY_MB)))
-    return max(1, n)
-
-
 # ------------------------------------------------------------------ local processes
 
 def _local_worker_main(conn, settings: dict, threads: int) -> None:
     """A worker process: load the models, then answer tasks until told to stop or the batch is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    import logging as _logging
-
-    _logging.basicConfig(level=_logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    start_worker(threads, fmt="%(levelname)s %(name)s: %(message)s")
     from .worker import PageWorker
 
     try:
@@ -141,8 +94,8 @@ class LocalEngine:
                  task_timeout: float = DEFAULT_TASK_TIMEOUT):
         self.settings = dict(settings)
         # one GPU on this machine as far as we know: one process feeds it (as the pipeline does)
-        self.n_workers = local_worker_count(workers) if workers or settings.get("device") != "cuda" else 1
-        self.threads = threads or max(1, available_cores() // self.n_workers)
+        self.n_workers = local_worker_count(workers, settings.get("device", "auto"))
+        self.threads = threads_per_worker(self.n_workers, threads)
         self.task_timeout = task_timeout
         self._ctx = None
         self._slots: list[_Slot] = []
@@ -169,17 +122,8 @@ class LocalEngine:
         parent, child = self._ctx.Pipe()
         p = self._ctx.Process(target=_local_worker_main, args=(child, self.settings, self.threads), daemon=True,
                               name="extractor-batch-worker")
-        # the worker's math libraries get its share of the cores too (as Ray does for an actor); the
-        # spawned process takes the environment as it is at start
-        saved = {k: os.environ.get(k) for k in THREAD_ENV}
-        for k in THREAD_ENV:
-            os.environ.setdefault(k, str(self.threads))
-        try:
+        with thread_env(self.threads):  # its math libraries get its share of the cores (as Ray does for an actor)
             p.start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
         child.close()
         return _Slot(p, parent, starts=starts)
 

@@ -10,7 +10,7 @@ look each up in the store by its hash:
 Pages of all documents go through one queue to the engine's workers (``engines.py``); each page is
 kept in the store the moment it comes back (``Store.save_batch_page``, one short transaction), so a
 killed run loses only the pages in flight. When a document's last page is in, it is assembled from
-its kept pages, the document-level stages run here (``Pipeline.finish``: continuations, KPI records,
+its kept pages, the document-level stages run here (``finish.DocumentFinisher``: continuations, KPI records,
 checks, calibrated confidence) and it is saved whole in one transaction. A file that cannot be read
 is recorded as a failed document with the reason, and the batch goes on.
 
@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from .. import __version__
 from ..config import Settings
 from ..model import Document, Failure, Page, stored_name
+from ..policy import REVIEW_BELOW  # a cell under it is "low confidence" (the store's review threshold)
 from ..store import Store
 from .discover import DocumentGroup, FoundFile, discover, group_by_content, hash_files
 from .engines import DEFAULT_TASK_TIMEOUT, EngineError, make_engine
@@ -42,7 +43,6 @@ from .worker import peak_rss_mb
 
 log = logging.getLogger(__name__)
 
-REVIEW_BELOW = 0.9  # a cell under this confidence is "low confidence" (the store's review threshold)
 
 
 class BatchError(RuntimeError):
@@ -401,15 +401,15 @@ class BatchRunner:
 
     @property
     def finisher(self):
-        """A pipeline in this process for the document-level stages only (it reads no pages, so its
-        OCR models stay small; the KPI level classifier loads on the first document with KPI rows)."""
+        """The document-level stages in this process (finish.DocumentFinisher: no OCR model; the
+        KPI level classifier loads on the first document with KPI rows)."""
         if self._finisher is None:
-            from ..pipeline import Pipeline
+            from ..finish import DocumentFinisher
 
             upd: dict[str, Any] = {"workers": 1}
             if self.settings.device == "cuda":  # the GPUs are the workers'; this process needs none
                 upd["device"] = "cpu"
-            self._finisher = Pipeline(self.settings.model_copy(update=upd))
+            self._finisher = DocumentFinisher(self.settings.model_copy(update=upd))
         return self._finisher
 
     # ---- the summary

@@ -1,5 +1,5 @@
-"""What runs in a batch worker (a local worker process or a Ray actor): one Pipeline, its models
-loaded once, reading one task at a time.
+"""What runs in a batch worker (a local worker process or a Ray actor): one page reader
+(reader.PageReader), its models loaded once, reading one task at a time.
 
 A task is a plain dict, so the same worker serves both engines:
 
@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +37,15 @@ def peak_rss_mb() -> float:
 
 class PageWorker:
     def __init__(self, settings: dict, threads: int = 1):
-        import cv2
-
         from ..config import Settings
-        from ..pipeline import Pipeline
+        from ..reader import PageReader
+        from ..workers import OpenFiles, in_worker, start_worker
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        for noisy in ("rapid_layout", "RapidOCR", "rapidocr"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
-        cv2.setNumThreads(max(1, threads))  # the cores are shared out among the workers
-        cfg = dict(settings)
-        cfg.update(workers=1, threads=max(1, threads))  # pages one after another, in this process
-        self.pipeline = Pipeline(Settings(**cfg))
+        start_worker(threads, level=None)  # logging is set by whoever started the process
+        cfg = in_worker(settings, threads)  # pages one after another, in this process
+        self.reader = PageReader(Settings(**cfg), cfg["threads"])
         self.ident = f"{socket.gethostname()}:{os.getpid()}"
-        self._src: Any = None
-        self._src_key: Optional[tuple] = None
+        self._files = OpenFiles()
 
     # ---- tasks
 
@@ -94,7 +88,7 @@ class PageWorker:
         try:
             if n > src.n_pages:
                 raise ValueError(f"page {n} of a file with {src.n_pages} pages")
-            return self.pipeline.read_page(src, n, dpi)
+            return self.reader.read(src, n, dpi)
         except Exception as e:  # the pipeline records failures on the page; this is the last resort
             log.error("page %d of %s failed: %s", n, path, traceback.format_exc())
             return Page(page=n, width=0, height=0, seconds=round(time.perf_counter() - t0, 3), failures=[
@@ -103,23 +97,10 @@ class PageWorker:
     # ---- the open source, kept for the document's next page
 
     def _open(self, path: str):
-        from ..ingest import open_source
-
-        st = os.stat(path)  # a file rewritten under the same name is opened afresh
-        key = (path, st.st_mtime_ns, st.st_size)
-        if self._src_key != key:
-            self._close()
-            self._src = open_source(path)
-            self._src_key = key
-        return self._src
+        return self._files.get(path)
 
     def _close(self) -> None:
-        if self._src is not None:
-            try:
-                self._src.close()
-            except Exception:
-                pass
-        self._src, self._src_key = None, None
+        self._files.close()
 
     def _materialise(self, task: dict, data: bytes) -> str:
         """A shipped file written once into this node's cache, named by its content hash."""

@@ -10,8 +10,8 @@ import logging
 import cv2
 import numpy as np
 
-from . import runtime
-from .model import Region
+from .. import runtime
+from ..model import Region
 
 # CDLA classes folded into the kinds the pipeline uses
 KIND = {"table": "table", "text": "text", "title": "title", "figure": "figure",

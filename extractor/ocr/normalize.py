@@ -1,4 +1,5 @@
-"""Repairs of recognised text that need no context beyond the token itself."""
+"""Repairs of recognised text: of one token (figures, specks), and of a table column read as a
+whole (``repair_columns``: numbering marks and 科目编码 digits, judged against the column)."""
 from __future__ import annotations
 
 import re
@@ -248,3 +249,33 @@ def restore_numbering(texts: list[str]) -> list[str]:
             out[i] = m.group(1) + "、" + t[len(m.group(1)):]
             used.add(n)
     return out
+
+
+# the probability given to a character the pipeline inferred rather than read
+INFERRED_MARK_PROB = 0.5
+
+
+def repair_columns(cells: list, reads: list) -> None:
+    """Column by column of a table (``cells``: its grid cells, with ``row`` and ``col``; ``reads``:
+    their reads, changed in place), the "、" a numbered item lost in the scan (restore_numbering);
+    the restored mark gets a doubtful probability, as it was inferred, not read; and the digits of
+    a 科目编码 that a speck split (restore_codes)."""
+    by_col: dict[int, list[int]] = {}
+    for i, c in enumerate(cells):
+        by_col.setdefault(c.col, []).append(i)
+    for idx in by_col.values():
+        idx.sort(key=lambda i: cells[i].row)
+        texts = [reads[i].text for i in idx]
+        for i, old, new in zip(idx, texts, restore_numbering(texts)):
+            if new != old and len(reads[i].char_probs) == len(old):
+                k = new.index("、")
+                reads[i].text = new
+                reads[i].char_probs = reads[i].char_probs[:k] + [INFERRED_MARK_PROB] + reads[i].char_probs[k:]
+        # a 科目编码 with a speck read as a dot inside it ("208080.1"): the mark goes, counted as dropped
+        texts = [reads[i].text for i in idx]
+        for i, old, new in zip(idx, texts, restore_codes(texts)):
+            if new != old and len(reads[i].char_probs) == len(old):
+                gone = [p for ch, p in zip(old, reads[i].char_probs) if not ch.isdigit()]
+                reads[i].text = new
+                reads[i].char_probs = [p for ch, p in zip(old, reads[i].char_probs) if ch.isdigit()]
+                reads[i].dropped = max(reads[i].dropped, *gone)

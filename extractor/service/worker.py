@@ -36,7 +36,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from .. import workers
 from ..config import ServiceSettings
+from ..workers import start_worker
 from ..runtime import rss_mb
 from ..store import JobInfo, Store
 
@@ -200,21 +202,15 @@ def worker_main(cfg: dict, name: str, parent_pid: int, ready: Any = None, index:
     signal.signal(signal.SIGTERM, on_term)
     if os.getppid() != parent_pid:
         return
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format=f"%(levelname)s {name} %(name)s: %(message)s")
-    for noisy in ("rapid_layout", "RapidOCR", "rapidocr"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    import cv2
-
     from ..pipeline import Pipeline
 
     settings = ServiceSettings(**cfg)
+    start_worker(settings.pipeline.threads, logging.INFO, f"%(levelname)s {name} %(name)s: %(message)s")
 
     def mark() -> None:
         if busy_since is not None:
             busy_since[index] = time.monotonic()
 
-    cv2.setNumThreads(max(1, settings.pipeline.threads))
     store = Store(settings.db)
     pipeline = Pipeline(settings.pipeline)
     try:
@@ -252,7 +248,8 @@ def worker_main(cfg: dict, name: str, parent_pid: int, ready: Any = None, index:
 
 
 def worker_count(settings: ServiceSettings) -> int:
-    return max(1, settings.workers or min(4, os.cpu_count() or 1))
+    """Job workers (see workers.worker_count: one per core, fewer when memory would not hold them)."""
+    return workers.worker_count(settings.workers, settings.pipeline.device)
 
 
 class WorkerPool:
@@ -262,10 +259,10 @@ class WorkerPool:
     def __init__(self, settings: ServiceSettings, n: Optional[int] = None):
         self.settings = settings
         self.n = n or worker_count(settings)
-        pipe = settings.pipeline.model_copy()
-        pipe.workers = 1  # pages one after another in each worker; the workers share the cores out
-        pipe.threads = pipe.threads or max(1, (os.cpu_count() or 1) // self.n)
-        self.cfg = settings.model_copy(update={"pipeline": pipe}).model_dump()
+        # pages one after another in each worker (no nested pool); the workers share the cores out
+        pipe = workers.in_worker(settings.pipeline.model_dump(), workers.threads_per_worker(self.n, settings.pipeline.threads))
+        self.cfg = settings.model_dump()
+        self.cfg["pipeline"] = pipe
         self.names = [worker_name(os.getpid(), i + 1) for i in range(self.n)]
         self.procs: list[Optional[mp.process.BaseProcess]] = [None] * self.n
         self._ctx = mp.get_context("spawn")
