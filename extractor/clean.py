@@ -6,6 +6,8 @@ from 90/270; the PP-OCR direction classifier on the widest blobs tells 0 from 18
 Skew: the weighted median angle of long flat blobs (ruling lines weigh most, vertical rulings
 removed first so a grid does not join into one blob), each measured by a line fitted through its
 column-wise centres.
+Applying them: ``apply_turn``, which clean_page uses and so do the service's page images
+(service/images.py: the source raster turned as the page's model.Transform records).
 """
 from __future__ import annotations
 
@@ -285,4 +287,4 @@ def clean_page(gray: np.ndarray, classify: Optional[Callable[[list[np.ndarray]],
     skew = angle if abs(angle) >= min_skew else 0.0
     if apply_to is not None:
         return CleanResult(apply_turn(apply_to, rotation, skew), rotation, skew)
-    return CleanResult(rotate(gray, skew) if skew else gray, rotation, skew)
+    return CleanResult(apply_turn(gray, 0, skew), rotation, skew)  # gray is turned already: the deskew is left

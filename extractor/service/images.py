@@ -19,7 +19,6 @@ from ..ingest.sandbox import RenderSandbox
 from ..model import Document, Page
 
 
-
 def cleaned_page(gray: np.ndarray, page: Page) -> np.ndarray:
     """The source raster of ``page`` brought into the frame its boxes are in (the turn the pipeline
     recorded, clean.apply_turn)."""
