@@ -7,15 +7,18 @@ Three layers:
   (the weakest characters, the cell's shape against its column's: a number in a column of numbers
   with the column's decimals and separators, the arithmetic checks it passed or broke, the name
   vote, a character the recogniser saw in a gap but left out, doubtful punctuation),
-  fitted on rendered scans by scripts/calibrate.py and stored in models/calibration.json;
+  fitted on rendered scans by scripts/calibrate.py (the fitting itself: scripts/calfit.py) and
+  stored in models/calibration.json;
 - ``Calibration``: an isotonic map from that score to the probability of being right.
 """
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from . import policy
 from .kpi import lexicon
 from .model import Cell, OcrEvidence, Table
 
@@ -56,7 +59,8 @@ def unsure_cap(conf: float, ev: Optional[OcrEvidence]) -> float:
 
 class Calibration:
     """A monotone map from raw confidence to the probability of being right (isotonic regression
-    fitted by scripts/calibrate.py), applied by linear interpolation between its knots."""
+    fitted by scripts/calibrate.py with scripts/calfit.py), applied by linear interpolation between
+    its knots."""
 
     def __init__(self, x: list[float], y: list[float], meta: dict | None = None):
         self.x, self.y, self.meta = list(x), list(y), meta or {}
@@ -82,56 +86,32 @@ class Calibration:
         return cls(d["x"], d["y"], d.get("meta"))
 
 
-def fit_isotonic(scores, right) -> Calibration:
-    """Pool-adjacent-violators: the non-decreasing step function closest to the right/wrong
-    labels, over the distinct scores (ties pooled first)."""
-    import numpy as np
-
-    xs = np.asarray(scores, float)
-    ys = np.asarray(right, float)
-    if len(xs) == 0:
-        return Calibration([0.0, 1.0], [0.0, 1.0])
-    ux, inv = np.unique(xs, return_inverse=True)
-    sums = np.bincount(inv, weights=ys)
-    counts = np.bincount(inv).astype(float)
-    blocks: list[list[float]] = []  # [sum_y, count, first knot, last knot]
-    for x, s_, n in zip(ux, sums, counts):
-        blocks.append([s_, n, x, x])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
-            s2, n2, _, hi = blocks.pop()
-            blocks[-1][0] += s2
-            blocks[-1][1] += n2
-            blocks[-1][3] = hi
-    kx, ky = [], []
-    for s_, n, lo, hi in blocks:
-        v = s_ / n
-        kx += [lo, hi] if hi > lo else [lo]
-        ky += [v, v] if hi > lo else [v]
-    return Calibration(kx, ky)
-
-
 # ------------------------------------------------------------------ evidence model
 _NUMBER = re.compile(r"^[-+]?[\d,.]*\d[\d,.]*%?$")
 _WELL_FORMED = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?%?$")
-_ALL_FEATURES = [
-    "bias", "empty", "ink_empty", "doubt_min", "doubt_min2", "doubt_mean", "log_chars", "lines",
+# The evidence features, in the order of the vector ``table_features`` gives (each cell's values are
+# built by name, ``feature_vector`` puts them in this order). A model names the features it weighs
+# (models/calibration.json, "evidence"), so one fitted before a feature was added still scores the
+# same: add a feature at the end, never between.
+FEATURES = [
+    "bias", "empty", "ink_empty", "log_chars", "lines",
     "borders_missing", "span_inferred", "numeric", "numeric_col", "text_in_numeric_col", "number_in_text_col",
     "malformed_number", "decimals_off", "checks_ok", "checks_broken", "name_voted", "header_row",
     "empty_in_full_col", "doubt_min_numeric", "odd_punct", "edge_punct", "one_char",
     "table_doubt", "table_borders_missing", "table_low_share", "spans_cols", "spans_rows",
     "p_min", "p_text", "p_text_sq",
-    "doubt_x_table_doubt", "doubt_x_table_low", "ptext_x_table_low", "empty_x_table_doubt", "doubt_x_missing",
+    "doubt_x_table_low", "ptext_x_table_low", "empty_x_table_doubt", "doubt_x_missing",
     "dash", "letters_in_number", "variant_of_common", "repeated",
     "dropped", "strict_comparator", "doubt_min_clean", "edge_doubt", "edge_doubt_clean", "glued_number",
     "multi_dot", "one_char_doubt", "lexicon_known", "lexicon_near", "lexicon_extra", "one_row_table",
     "broken_unvouched", "broken_twice", "missed", "missed_long", "missed_edge_long",
     "punct_doubt", "latin_alone", "lone_col_edge", "lone_row_edge", "unsure",
 ]
-# computed (the interactions use them) but not fitted: other forms of the same probabilities whose
-# weights came out with mixed signs, so that a doubtful read could raise the score
-_UNFITTED = {"doubt_min", "doubt_min2", "doubt_mean", "doubt_x_table_doubt"}
-FEATURES = [n for n in _ALL_FEATURES if n not in _UNFITTED]
-_KEEP = [i for i, n in enumerate(_ALL_FEATURES) if n not in _UNFITTED]
+# computed for the interactions but not fitted: the surety of the weakest character, 4 - its doubt
+# (it, the second weakest's, the mean's and its product with the table's doubt were fitted once;
+# their weights came out with mixed signs, so that a doubtful read could raise the score)
+_UNFITTED = ("doubt_min",)
+_COMPUTED = frozenset(FEATURES) | frozenset(_UNFITTED)
 # a figure glued to Chinese text that is not its unit: two cells read as one ("0单位自筹", "资金0")
 _GLUED = re.compile(r"^[-+]?\d[\d,.]*(?![\d,.])(?![万亿元年月日个人次件项天%％台辆所份篇期场户名家座条]|以[上下内])[\u4e00-\u9fff]"
                     r"|[\u4e00-\u9fff][-+]?\d[\d,.]*$")
@@ -190,15 +170,66 @@ def _key(text: str) -> str:
 def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tuple[Cell, list[float]]]:
     """One feature vector (``FEATURES`` order) per cell of ``table``; ``counts``: the document's
     text counts (the table's own when not given)."""
-    from collections import Counter
+    return [(c, feature_vector(v)) for c, v in cell_features(table, counts)]
 
-    counts = counts or TextCounts([table])
-    body = [c for c in table.cells if c.row > 0]
+
+def feature_vector(values: dict[str, float]) -> list[float]:
+    """A cell's feature values (by name) as the vector the evidence model scores, in ``FEATURES``
+    order: the one place where names become positions."""
+    if values.keys() != _COMPUTED:
+        raise ValueError(f"feature values unlike the features: {sorted(values.keys() ^ _COMPUTED)}")
+    return [values[n] for n in FEATURES]
+
+
+def cell_features(table: Table, counts: Optional[TextCounts] = None) -> list[tuple[Cell, dict[str, float]]]:
+    """Every cell of ``table`` with its feature values by name (``FEATURES``, and the unfitted
+    ``_UNFITTED``)."""
+    ts = _table_stats(table, counts or TextCounts([table]))
+    return [(c, _cell_values(c, ts)) for c in table.cells]
+
+
+@dataclass
+class _TableStats:
+    """What a cell's features need from the rest of its table (and document)."""
+
+    counts: TextCounts  # the document's texts
+    texts: dict[int, str]  # id(cell) -> its text, spaces out
+    numeric: dict[int, bool]  # id(cell) -> its text is a number
+    col_num: dict[int, float]  # column -> share of numbers among its filled body cells
+    col_dec: dict[int, Optional[int]]  # column -> its numbers' decimals (None: no three agree)
+    col_fill: dict[int, float]  # column -> share of its body cells filled
+    doubt: float  # the table's mean surety of a read's weakest character (4 - doubt)
+    low: float  # share of the table's reads with a character under 0.9
+    missing: float  # mean share of a cell's borders not seen
+    lone: dict[int, tuple[float, float]]  # id(cell) -> _lone_edges
+    one_row: bool  # a strip of one row
+
+
+def _table_stats(table: Table, counts: TextCounts) -> _TableStats:
+    """``table``'s texts, column kinds and share of doubtful reads (``counts``: the document's)."""
     texts = {id(c): _key(c.text) for c in table.cells}
     numeric = {id(c): bool(_NUMBER.match(texts[id(c)])) and any(ch.isdigit() for ch in texts[id(c)]) for c in table.cells}
+    col_num, col_dec, col_fill = _column_stats(table, texts, numeric)
+    read = [c.ocr for c in table.cells if c.ocr is not None and c.ocr.n_chars]
+    return _TableStats(
+        counts=counts, texts=texts, numeric=numeric, col_num=col_num, col_dec=col_dec, col_fill=col_fill,
+        doubt=sum(4.0 - _doubt(e.min_prob) for e in read) / len(read) if read else 0.0,
+        low=sum(e.min_prob < 0.9 for e in read) / len(read) if read else 0.0,
+        missing=sum(1.0 - c.structure.borders_seen for c in table.cells) / max(1, len(table.cells)),
+        lone=_lone_edges(table), one_row=table.n_rows == 1)
+
+
+def _column_stats(table: Table, texts: dict[int, str], numeric: dict[int, bool]
+                  ) -> tuple[dict[int, float], dict[int, Optional[int]], dict[int, float]]:
+    """Per column, over its body cells (rows after the first): the share of numbers among the
+    filled cells, the decimals that at least three of its numbers have (None: none such), the share
+    of cells filled."""
+    from collections import Counter
+
     by_col: dict[int, list[Cell]] = {}
-    for c in body:
-        by_col.setdefault(c.col, []).append(c)
+    for c in table.cells:
+        if c.row > 0:
+            by_col.setdefault(c.col, []).append(c)
     col_num: dict[int, float] = {}
     col_dec: dict[int, Optional[int]] = {}
     col_fill: dict[int, float] = {}
@@ -209,86 +240,123 @@ def table_features(table: Table, counts: Optional[TextCounts] = None) -> list[tu
         col_num[k] = len(nums) / len(filled) if filled else 0.0
         decs = Counter(_decimals(texts[id(c)]) for c in nums if "." in texts[id(c)] or not texts[id(c)].endswith("%"))
         col_dec[k] = decs.most_common(1)[0][0] if decs and decs.most_common(1)[0][1] >= 3 else None
-    read = [c.ocr for c in table.cells if c.ocr is not None and c.ocr.n_chars]
-    t_doubt = sum(4.0 - _doubt(e.min_prob) for e in read) / len(read) if read else 0.0
-    t_low = sum(e.min_prob < 0.9 for e in read) / len(read) if read else 0.0
-    t_missing = sum(1.0 - c.structure.borders_seen for c in table.cells) / max(1, len(table.cells))
-    lone = _lone_edges(table)
-    out = []
-    for c in table.cells:
-        t = texts[id(c)]
-        ev = c.ocr or OcrEvidence(n_chars=0)
-        probs = sorted(ev.char_probs) if ev.char_probs else ([ev.min_prob] if ev.n_chars else [])
-        empty = ev.n_chars == 0 or not t
-        cn = col_num.get(c.col, 0.0)
-        is_num = numeric[id(c)]
-        dec = col_dec.get(c.col)
-        checks_ok = sum(1 for x in c.checks if x.startswith("+"))
-        checks_bad = sum(1 for x in c.checks if x.startswith("-"))
-        d_min = _doubt(probs[0]) if probs else 0.0
-        f = [
-            1.0, float(empty), min(1.0, 50 * (ev.ink or 0.0)) if empty else 0.0,
-            0.0 if empty else 4.0 - d_min,
-            0.0 if empty or len(probs) < 2 else 4.0 - _doubt(probs[1]),
-            0.0 if empty else 4.0 - _doubt(ev.mean_prob),
-            0.0 if empty else math.log1p(len(t)), float(max(0, ev.n_lines - 1)),
-            1.0 - c.structure.borders_seen, float(c.structure.span_inferred),
-            float(is_num), cn,
-            float(not empty and not is_num and not _DASH.match(t) and cn >= 0.8 and c.row > 0),
-            float(is_num and cn < 0.3 and c.row > 0),
-            float(is_num and not _WELL_FORMED.match(t)),
-            float(is_num and dec is not None and _decimals(t) != dec and c.row > 0),
-            float(min(checks_ok, 3)), float(min(checks_bad, 3)),
-            float(any(x.startswith("~") for x in c.checks)), float(c.row == 0),
-            float(empty and col_fill.get(c.col, 0.0) >= 0.9 and c.row > 0),
-            (4.0 - d_min) * float(is_num),
-            float(min(2, sum(ch in _ODD for ch in t))),
-            float(bool(t) and (not (t[0].isalnum() or t[0] in "（(-—≥≤<>+") or
-                               not (t[-1].isalnum() or t[-1] in _EDGE_OK or t[-1] in "-—"))),
-            float(len(t) == 1),
-            t_doubt, t_missing, t_low,
-            float(c.colspan > 1 and c.row > 0), float(c.rowspan > 1),
-            0.0 if empty else ev.min_prob, 0.0 if empty else text_confidence(ev), 0.0 if empty else text_confidence(ev) ** 8,
-        ]
-        f += [f[3] * t_doubt, f[3] * t_low, f[-2] * t_low, f[1] * t_doubt, f[3] * t_missing,
-              float(bool(_DASH.match(t))), float(bool(re.search(r"\d", t)) and bool(re.search(r"[A-Za-z]", t)) and cn >= 0.5),
-              float(counts.variant(t)), float(not empty and not is_num and counts.counts.get(_key(t), 0) >= 3)]
-        # a clean table (few doubtful reads) makes one doubtful character telling; the first and
-        # last characters are where a speck is read as a character ("斋2022年预算数")
-        clean = max(0.0, 1.0 - 10.0 * t_low)
-        edge = 0.0 if empty or len(ev.char_probs) < 2 else 4.0 - _doubt(min(ev.char_probs[0], ev.char_probs[-1]))
-        f += [0.0 if empty and not ev.dropped else float(ev.dropped),
-              float(bool(t) and t[0] in "<>＜＞"),
-              f[3] * clean, edge, edge * clean,
-              float(bool(_GLUED.search(t)) and not is_num),
-              float(is_num and t.count(".") >= 2),
-              f[3] * float(len(t) == 1),
-              float(not is_num and lexicon.is_known(t)), float(not is_num and lexicon.near_known(t)),
-              float(not is_num and lexicon.extra_at_edge(t)),
-              # a strip of one row (a sign-off line, the tail of a table cut by the page) has no
-              # rows around it to align its columns with
-              float(table.n_rows == 1),
-              # a broken check with none satisfied, and two broken checks crossing at the cell, point
-              # at it rather than at the other cells they cover
-              float(checks_bad > 0 and checks_ok == 0), float(checks_bad >= 2)]
-        # a character the recogniser saw in a gap between the characters it read, or after the last,
-        # but left out: in a sentence (a lost 、 or 。 where every character read is sure) it is
-        # nearly always a lost character (on the calibration scans 52 of 54 such long cells were
-        # wrong); beside a short cell's figure it is mostly a speck at the edge
-        long_text = float(len(t) >= 10)
-        missed = min(1.0, ev.missed / 0.1)
-        f += [missed, missed * long_text, min(1.0, ev.missed_edge / 0.1) * long_text]
-        # the marks are what the recogniser gets wrong in a long sentence read surely otherwise
-        pp = [p for ch, p in zip(t, ev.char_probs) if ch in _PUNCT] if len(ev.char_probs) == len(t) else []
-        f += [4.0 - _doubt(min(pp)) if pp else 0.0,
-              # a cell of one or two Latin letters and nothing else: a digit or a mark misread ("Q" for 0)
-              float(bool(re.fullmatch(r"[A-Za-z]{1,2}", t)))]
-        f += list(lone[id(c)])
+    return col_num, col_dec, col_fill
+
+
+def _cell_values(c: Cell, ts: _TableStats) -> dict[str, float]:
+    """The feature values of one cell, by name."""
+    t = ts.texts[id(c)]
+    ev = c.ocr or OcrEvidence(n_chars=0)
+    empty = ev.n_chars == 0 or not t
+    is_num = ts.numeric[id(c)]
+    v = {"bias": 1.0}
+    v.update(_read_values(ev, t, empty, is_num))
+    v.update(_shape_values(c, ts, t, empty, is_num))
+    v.update(_check_values(c.checks))
+    v.update(_text_values(t, empty, is_num, ts.counts))
+    v.update(_interaction_values(v, ts, t))
+    return v
+
+
+def _read_values(ev: OcrEvidence, t: str, empty: bool, is_num: bool) -> dict[str, float]:
+    """From the recogniser's read: its probabilities, its lines, what it left out or doubted."""
+    low = min(ev.char_probs) if ev.char_probs else (ev.min_prob if ev.n_chars else None)
+    d_min = _doubt(low) if low is not None else 0.0
+    p_text = 0.0 if empty else text_confidence(ev)
+    # the first and last characters are where a speck is read as a character ("斋2022年预算数")
+    edge = 0.0 if empty or len(ev.char_probs) < 2 else 4.0 - _doubt(min(ev.char_probs[0], ev.char_probs[-1]))
+    # a character the recogniser saw in a gap between the characters it read, or after the last,
+    # but left out: in a sentence (a lost 、 or 。 where every character read is sure) it is
+    # nearly always a lost character (on the calibration scans 52 of 54 such long cells were
+    # wrong); beside a short cell's figure it is mostly a speck at the edge
+    long_text = float(len(t) >= 10)
+    missed = min(1.0, ev.missed / 0.1)
+    # the marks are what the recogniser gets wrong in a long sentence read surely otherwise
+    pp = [p for ch, p in zip(t, ev.char_probs) if ch in _PUNCT] if len(ev.char_probs) == len(t) else []
+    return {
+        "empty": float(empty), "ink_empty": min(1.0, 50 * (ev.ink or 0.0)) if empty else 0.0,
+        "doubt_min": 0.0 if empty else 4.0 - d_min, "doubt_min_numeric": (4.0 - d_min) * float(is_num),
+        "log_chars": 0.0 if empty else math.log1p(len(t)), "lines": float(max(0, ev.n_lines - 1)),
+        "p_min": 0.0 if empty else ev.min_prob, "p_text": p_text, "p_text_sq": 0.0 if empty else p_text ** 8,
+        "edge_doubt": edge, "dropped": 0.0 if empty and not ev.dropped else float(ev.dropped),
+        "missed": missed, "missed_long": missed * long_text,
+        "missed_edge_long": min(1.0, ev.missed_edge / 0.1) * long_text,
+        "punct_doubt": 4.0 - _doubt(min(pp)) if pp else 0.0,
         # the read's doubt that its text accounts for the cell's ink (a stroke at the rule that may be
         # a 1, placeholder marks the recogniser reads otherwise)
-        f += [min(1.0, ev.unsure)]
-        out.append((c, [f[i] for i in _KEEP]))
-    return out
+        "unsure": min(1.0, ev.unsure),
+    }
+
+
+def _shape_values(c: Cell, ts: _TableStats, t: str, empty: bool, is_num: bool) -> dict[str, float]:
+    """From the cell's place: its borders and spans, its column's kind, its table's reads."""
+    cn = ts.col_num.get(c.col, 0.0)
+    dec = ts.col_dec.get(c.col)
+    body = c.row > 0
+    lone_col, lone_row = ts.lone[id(c)]
+    return {
+        "borders_missing": 1.0 - c.structure.borders_seen, "span_inferred": float(c.structure.span_inferred),
+        "header_row": float(c.row == 0),
+        "spans_cols": float(c.colspan > 1 and body), "spans_rows": float(c.rowspan > 1),
+        "numeric": float(is_num), "numeric_col": cn,
+        "text_in_numeric_col": float(not empty and not is_num and not _DASH.match(t) and cn >= 0.8 and body),
+        "number_in_text_col": float(is_num and cn < 0.3 and body),
+        "decimals_off": float(is_num and dec is not None and _decimals(t) != dec and body),
+        "empty_in_full_col": float(empty and ts.col_fill.get(c.col, 0.0) >= 0.9 and body),
+        "letters_in_number": float(bool(re.search(r"\d", t)) and bool(re.search(r"[A-Za-z]", t)) and cn >= 0.5),
+        "table_doubt": ts.doubt, "table_borders_missing": ts.missing, "table_low_share": ts.low,
+        # a strip of one row (a sign-off line, the tail of a table cut by the page) has no rows
+        # around it to align its columns with
+        "one_row_table": float(ts.one_row),
+        "lone_col_edge": lone_col, "lone_row_edge": lone_row,
+    }
+
+
+def _check_values(checks: Sequence[str]) -> dict[str, float]:
+    """From the arithmetic checks on the cell (extractor/policy.py reads their marks)."""
+    ok, bad = len(policy.passed(checks)), len(policy.broken(checks))
+    return {
+        "checks_ok": float(min(ok, 3)), "checks_broken": float(min(bad, 3)),
+        # a name the KPI name vote corrected ("~name_vote", kpi/vote.py)
+        "name_voted": float(bool(policy.mended(checks))),
+        # a broken check with none satisfied, and two broken checks crossing at the cell, point at
+        # it rather than at the other cells they cover
+        "broken_unvouched": float(bad > 0 and ok == 0), "broken_twice": float(bad >= 2),
+    }
+
+
+def _text_values(t: str, empty: bool, is_num: bool, counts: TextCounts) -> dict[str, float]:
+    """From the text alone: its marks and shape, the document's other texts, the standard names."""
+    return {
+        "malformed_number": float(is_num and not _WELL_FORMED.match(t)),
+        "multi_dot": float(is_num and t.count(".") >= 2),
+        "glued_number": float(bool(_GLUED.search(t)) and not is_num),
+        "odd_punct": float(min(2, sum(ch in _ODD for ch in t))),
+        "edge_punct": float(bool(t) and (not (t[0].isalnum() or t[0] in "（(-—≥≤<>+") or
+                                         not (t[-1].isalnum() or t[-1] in _EDGE_OK or t[-1] in "-—"))),
+        "one_char": float(len(t) == 1), "dash": float(bool(_DASH.match(t))),
+        "strict_comparator": float(bool(t) and t[0] in "<>＜＞"),
+        # a cell of one or two Latin letters and nothing else: a digit or a mark misread ("Q" for 0)
+        "latin_alone": float(bool(re.fullmatch(r"[A-Za-z]{1,2}", t))),
+        "variant_of_common": float(counts.variant(t)),
+        "repeated": float(not empty and not is_num and counts.counts.get(_key(t), 0) >= 3),
+        "lexicon_known": float(not is_num and lexicon.is_known(t)),
+        "lexicon_near": float(not is_num and lexicon.near_known(t)),
+        "lexicon_extra": float(not is_num and lexicon.extra_at_edge(t)),
+    }
+
+
+def _interaction_values(v: dict[str, float], ts: _TableStats, t: str) -> dict[str, float]:
+    """Products of the read's doubt with its table's: a clean table (few doubtful reads) makes one
+    doubtful character telling."""
+    clean = max(0.0, 1.0 - 10.0 * ts.low)
+    sure = v["doubt_min"]
+    return {
+        "doubt_x_table_low": sure * ts.low, "ptext_x_table_low": v["p_text"] * ts.low,
+        "empty_x_table_doubt": v["empty"] * ts.doubt, "doubt_x_missing": sure * ts.missing,
+        "doubt_min_clean": sure * clean, "edge_doubt_clean": v["edge_doubt"] * clean,
+        "one_char_doubt": sure * float(len(t) == 1),
+    }
 
 
 def _lone_edges(table: Table) -> dict[int, tuple[float, float]]:
@@ -347,36 +415,6 @@ class EvidenceModel:
 
     def to_json(self) -> dict:
         return {"features": self.names, "weights": [round(w, 5) for w in self.w]}
-
-
-# evidence that is rare in any calibration set but certain in kind (the arithmetic checks): a
-# lighter penalty, so that a handful of examples can give it its weight
-LIGHT_PENALTY = {"checks_ok": 0.05, "checks_broken": 0.05, "broken_unvouched": 0.05, "broken_twice": 0.05}
-
-
-def fit_logistic(X, y, l2: float = 1.0, iters: int = 50, names: Optional[Sequence[str]] = None) -> EvidenceModel:
-    """L2-regularised logistic regression by Newton's method (the bias is not penalised, the
-    features of ``LIGHT_PENALTY`` less than the others)."""
-    import numpy as np
-
-    X = np.asarray(X, float)
-    y = np.asarray(y, float)
-    w = np.zeros(X.shape[1])
-    reg = np.full(X.shape[1], l2)
-    reg[0] = 0.0
-    for i, n in enumerate(names or FEATURES):
-        if n in LIGHT_PENALTY:
-            reg[i] = l2 * LIGHT_PENALTY[n]
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
-        g = X.T @ (p - y) + reg * w
-        H = (X * (p * (1 - p))[:, None]).T @ X + np.diag(reg + 1e-9)
-        step = np.linalg.solve(H, g)
-        w -= step
-        if np.abs(step).max() < 1e-7:
-            break
-    names = list(names or FEATURES)
-    return EvidenceModel(w.tolist(), names)
 
 
 def load_map(data: dict, key: str) -> Optional[Calibration]:

@@ -40,11 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from calfit import fit_isotonic, fit_logistic  # noqa: E402
 from extractor import confidence  # noqa: E402
 from extractor.evaluate import ece, score_document  # noqa: E402
 from extractor.export import write_json  # noqa: E402
 from extractor.kpi import records as kpi_records  # noqa: E402
 from extractor.model import Document  # noqa: E402
+from extractor.finish import DocumentFinisher  # noqa: E402
 from extractor.pipeline import Pipeline  # noqa: E402
 
 SEEDS_DIR = ROOT.parent / "shared" / "seeds"
@@ -120,12 +122,13 @@ def cell_rows(doc: Document, truth: dict) -> list[tuple[list[float], bool]]:
     return [(f, right[id(c)]) for t in doc.tables() for c, f in confidence.table_features(t, counts) if id(c) in right]
 
 
-def kpi_rows(pipe: Pipeline, doc: Document, truth: dict, model: confidence.EvidenceModel) -> list[tuple[float, bool]]:
-    """(record confidence before the KPI map, right) after the evidence model and the levels vote."""
+def kpi_rows(finisher: DocumentFinisher, doc: Document, truth: dict, model: confidence.EvidenceModel) -> list[tuple[float, bool]]:
+    """(record confidence before the KPI map, right) after the evidence model and the levels vote
+    (the finisher's stages 6-8 with ``model`` as the evidence, before any map)."""
     doc = doc.model_copy(deep=True)
     model.apply(doc.tables())
     kpi_records.extract(doc)
-    pipe._vote_levels(doc)
+    finisher.vote_levels(doc)
     return score_document(doc, truth).kpi_conf
 
 
@@ -166,6 +169,7 @@ def main(argv=None) -> int:
     # extract with the raw scores, read by the full-precision recogniser: the fit on int8-first reads
     # was measured and not kept (models/calibration.md, "With the int8 recogniser")
     pipe = Pipeline(Settings(calibrate=False, rec_precision="fp32"))
+    finisher = pipe.finisher  # its KPI level classifier, for the records' confidence
     paths = (render_family_set(a.data, families, a.docs, a.variants, a.medium_docs) if families
              else render_set(a.data, a.docs, a.variants, a.medium_docs))
     if families and (a.base_docs or a.base_medium_docs):
@@ -181,10 +185,10 @@ def main(argv=None) -> int:
     def fit(part):
         X = [f for *_, rows in part for f, _ in rows]
         y = [ok for *_, rows in part for _, ok in rows]
-        model = confidence.fit_logistic(X, y, l2=a.l2)
-        cells = confidence.fit_isotonic(np.array([model.score(f) for f in X]), np.array(y, float))
-        kp = [p for d, doc, truth, _ in part for p in kpi_rows(pipe, doc, truth, model)]
-        kpis = confidence.fit_isotonic(np.array([c for c, _ in kp]), np.array([ok for _, ok in kp], float))
+        model = fit_logistic(X, y, l2=a.l2)
+        cells = fit_isotonic(np.array([model.score(f) for f in X]), np.array(y, float))
+        kp = [p for d, doc, truth, _ in part for p in kpi_rows(finisher, doc, truth, model)]
+        kpis = fit_isotonic(np.array([c for c, _ in kp]), np.array([ok for _, ok in kp], float))
         return model, cells, kpis
 
     def figures(part, fitted) -> dict:
@@ -194,7 +198,7 @@ def main(argv=None) -> int:
             sel = [x for x in part if sev == "all" or x[0].parent.name == sev]
             raw = [(confidence.Calibration([0, 1], [0, 1])(model.score(f)), ok) for *_, rows in sel for f, ok in rows]
             cal = [(cells(c), ok) for c, ok in raw]
-            kp = [(kpis(c), ok) for d, doc, truth, _ in sel for c, ok in kpi_rows(pipe, doc, truth, model)]
+            kp = [(kpis(c), ok) for d, doc, truth, _ in sel for c, ok in kpi_rows(finisher, doc, truth, model)]
             out[sev] = {
                 "cells": len(cal), "wrong": sum(not ok for _, ok in cal),
                 "error_rate": round(sum(not ok for _, ok in cal) / max(1, len(cal)), 4),

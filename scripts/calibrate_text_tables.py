@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from eval_families import render_set  # noqa: E402
-from extractor import confidence  # noqa: E402
+from calfit import fit_isotonic  # noqa: E402
 from extractor.evaluate import ece, score_document  # noqa: E402
 
 
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     res = {}
     for fit_name, check_name in (("fit", "check"), ("check", "fit")):
         fams = {"fit": a.fit, "check": a.check}
-        cal = confidence.fit_isotonic([c for c, _ in sets[fit_name]], [ok for _, ok in sets[fit_name]])
+        cal = fit_isotonic([c for c, _ in sets[fit_name]], [ok for _, ok in sets[fit_name]])
         print(f"fitted on {fams[fit_name]} ({len(sets[fit_name])} cells), checked on {fams[check_name]}:")
         res[f"{fams[fit_name]}->{fams[check_name]}"] = {
             "raw": report("raw score", sets[check_name]), "mapped": report("mapped", sets[check_name], cal),

@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 
+from calfit import fit_isotonic, fit_logistic
 from conftest import BUDGET_HEADER, BUDGET_ROWS
 from extractor import confidence, runtime
 from extractor.model import Cell, Document, OcrEvidence, Page, Table
@@ -87,7 +88,7 @@ def test_fit_logistic_recovers_the_signal():
     X = np.c_[np.ones(4000), rng.normal(size=(4000, len(confidence.FEATURES) - 1))]
     w = np.zeros(len(confidence.FEATURES)); w[0], w[3] = 1.0, -2.0
     y = rng.random(4000) < 1 / (1 + np.exp(-X @ w))
-    m = confidence.fit_logistic(X, y, l2=0.1)
+    m = fit_logistic(X, y, l2=0.1)
     assert abs(m.w[3] + 2.0) < 0.3 and abs(m.w[0] - 1.0) < 0.3
 
 
@@ -95,7 +96,7 @@ def test_isotonic_map_is_monotone_and_calibrated():
     rng = np.random.default_rng(1)
     s = rng.random(5000)
     y = rng.random(5000) < s ** 2  # the true probability of being right is s²
-    cal = confidence.fit_isotonic(s, y)
+    cal = fit_isotonic(s, y)
     xs = np.linspace(0, 1, 50)
     mapped = [cal(x) for x in xs]
     assert all(a <= b + 1e-12 for a, b in zip(mapped, mapped[1:]))

@@ -517,58 +517,92 @@ def _drop_nested(tables: list[GridTable], frac: float = 0.8) -> list[GridTable]:
 
 
 def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None) -> list[GridTable]:
+    """The ruled tables of the binary page ``bw`` from its line masks ``hm``, ``vm`` (pieces masks
+    ``hp``, ``vp``: made from ``bw`` when not given): the line segments that meet, in connected
+    groups (merged where close, or in one of the hint ``regions``), each group's grid, mapped back
+    to the page through ``M_inv`` when the page was deskewed."""
     H, W = bw.shape
+    found = _meeting_segments(bw, hm, vm, p)
+    if found is None:
+        return []
+    hs, vs, C = found
+    nh = len(hs)
+    glist = _merge_groups_geometric(_segment_groups(C, nh, len(vs)), hs, vs, nh, p)
+    if regions:
+        glist = _merge_groups_by_region(glist, hs, vs, nh, regions)
+    hl, vl, hp, vp, qh, qv = _coverage_masks(bw, hm, vm, p, hp, vp)
+    out = []
+    for g in glist:
+        gi = np.array([a for a in g if a < nh], int)
+        gj = np.array([a - nh for a in g if a >= nh], int)
+        if len(gi) < 2 or len(gj) < 2:
+            continue
+        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W), hp, vp, bw, qh, qv)
+        if tb is not None:
+            if M_inv is not None:
+                tb = _map_table(tb, M_inv)
+            out.append(tb)
+    return out
+
+
+def _meeting_segments(bw, hm, vm, p: _Params):
+    """The line segments of the masks that meet perpendicular ones, as (horizontals, verticals,
+    the boolean [nh, nv] of which meet which), or None when fewer than two of either are left:
+    a vertical must meet >= 2 horizontals, a horizontal >= 1 vertical (filtered in turn)."""
     hs = _segments(hm, True, p, p.lh)
     vs = _segments(vm, False, p, p.lv)
     if len(hs) < 2 or len(vs) < 2:
-        return []
+        return None
     t = p.tol
-
-    def cross(hs, vs):
-        # boolean [nh, nv]: does h segment i meet v segment j (with tolerance)
-        hx0, hx1, hy = hs[:, 0][:, None], hs[:, 1][:, None], hs[:, 2][:, None]
-        vy0, vy1, vx = vs[:, 0][None], vs[:, 1][None], vs[:, 2][None]
-        return (vx >= hx0 - t) & (vx <= hx1 + t) & (hy >= vy0 - t) & (hy <= vy1 + t)
-
     g = 1.25 * p.gap
-
-    def bridged(hs, vs):
-        # [nh, nv]: a line that crosses nothing but whose BOTH ends stop short of a perpendicular
-        # ruling by a gap (a scan dropout at each junction, e.g. a short ruling under one
-        # column) meets the rulings at its ends.  Both ends are required: a text stroke long
-        # enough to be a line segment never reaches a ruling at each end.
-        hx0, hx1, hy = hs[:, 0][:, None], hs[:, 1][:, None], hs[:, 2][:, None]
-        vy0, vy1, vx = vs[:, 0][None], vs[:, 1][None], vs[:, 2][None]
-        h0 = (np.abs(vx - hx0) <= g) & (hy >= vy0 - t) & (hy <= vy1 + t)
-        h1 = (np.abs(vx - hx1) <= g) & (hy >= vy0 - t) & (hy <= vy1 + t)
-        v0 = (np.abs(hy - vy0) <= g) & (vx >= hx0 - t) & (vx <= hx1 + t)
-        v1 = (np.abs(hy - vy1) <= g) & (vx >= hx0 - t) & (vx <= hx1 + t)
-        C = cross(hs, vs)
-        hb = ~C.any(1) & h0.any(1) & h1.any(1)
-        vb = (C.sum(0) < 2) & v0.any(0) & v1.any(0)
-        if vb.any():
-            vb &= ~_text_strokes(vs, vb, bw, hm, p)
-        return C | ((h0 | h1) & hb[:, None]) | ((v0 | v1) & vb[None, :])
-
     # horizontals only: carrying column lines on past their last row joined tables stacked on a
     # page (on the calibration scans 10 pages worse, none better); horizontals alone made no page
     # of light or medium scans worse, 10 heavy pages and the m2 sign-off strip better
     hs = _reach_dangling(hs, vs, t, g, 6 * p.gap)
     # iterative filtering: verticals need >= 2 horizontals, horizontals >= 1 vertical
     for _ in range(3):
-        C = bridged(hs, vs)
+        C = _bridged(hs, vs, t, g, bw, hm, p)
         vkeep = C.sum(0) >= 2
         vs = vs[vkeep]
         C = C[:, vkeep]
         hkeep = C.sum(1) >= 1
         hs = hs[hkeep]
         if len(hs) < 2 or len(vs) < 2:
-            return []
+            return None
         if vkeep.all() and hkeep.all():
             break
-    C = bridged(hs, vs)
-    nh, nv = len(hs), len(vs)
-    # connected groups of crossing segments (union-find over nh + nv nodes)
+    return hs, vs, _bridged(hs, vs, t, g, bw, hm, p)
+
+
+def _cross(hs, vs, t: float) -> np.ndarray:
+    """Boolean [nh, nv]: does horizontal segment i meet vertical segment j (within ``t``)."""
+    hx0, hx1, hy = hs[:, 0][:, None], hs[:, 1][:, None], hs[:, 2][:, None]
+    vy0, vy1, vx = vs[:, 0][None], vs[:, 1][None], vs[:, 2][None]
+    return (vx >= hx0 - t) & (vx <= hx1 + t) & (hy >= vy0 - t) & (hy <= vy1 + t)
+
+
+def _bridged(hs, vs, t: float, g: float, bw, hm, p: _Params) -> np.ndarray:
+    """[nh, nv]: the segments that meet (``_cross``), and a line that crosses nothing but whose
+    BOTH ends stop short of a perpendicular ruling by a gap ``g`` (a scan dropout at each junction,
+    e.g. a short ruling under one column) meets the rulings at its ends.  Both ends are required: a
+    text stroke long enough to be a line segment never reaches a ruling at each end."""
+    hx0, hx1, hy = hs[:, 0][:, None], hs[:, 1][:, None], hs[:, 2][:, None]
+    vy0, vy1, vx = vs[:, 0][None], vs[:, 1][None], vs[:, 2][None]
+    h0 = (np.abs(vx - hx0) <= g) & (hy >= vy0 - t) & (hy <= vy1 + t)
+    h1 = (np.abs(vx - hx1) <= g) & (hy >= vy0 - t) & (hy <= vy1 + t)
+    v0 = (np.abs(hy - vy0) <= g) & (vx >= hx0 - t) & (vx <= hx1 + t)
+    v1 = (np.abs(hy - vy1) <= g) & (vx >= hx0 - t) & (vx <= hx1 + t)
+    C = _cross(hs, vs, t)
+    hb = ~C.any(1) & h0.any(1) & h1.any(1)
+    vb = (C.sum(0) < 2) & v0.any(0) & v1.any(0)
+    if vb.any():
+        vb &= ~_text_strokes(vs, vb, bw, hm, p)
+    return C | ((h0 | h1) & hb[:, None]) | ((v0 | v1) & vb[None, :])
+
+
+def _segment_groups(C: np.ndarray, nh: int, nv: int) -> list[list[int]]:
+    """Connected groups of meeting segments (union-find over nh + nv nodes: horizontals 0..nh-1,
+    verticals nh + j)."""
     parent = np.arange(nh + nv)
 
     def find(a):
@@ -586,12 +620,12 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
     groups: dict[int, list[int]] = {}
     for a, r in enumerate(roots.tolist()):
         groups.setdefault(r, []).append(a)
-    glist = list(groups.values())
+    return list(groups.values())
 
-    glist = _merge_groups_geometric(glist, hs, vs, nh, p)
-    if regions:
-        glist = _merge_groups_by_region(glist, hs, vs, nh, regions)
 
+def _coverage_masks(bw, hm, vm, p: _Params, hp=None, vp=None):
+    """(hl, vl, hp, vp, qh, qv): the coverage masks, the pieces masks and the rulings with their
+    broken pieces, for the grids built from the segment groups."""
     # coverage masks: horizontals from a shorter opening (short partial
     # rulings under a single narrow column) plus the strict mask (bridged
     # gaps); verticals from the strict mask (character strokes are too
@@ -608,18 +642,7 @@ def _tables_from_masks(bw, hm, vm, p: _Params, regions, M_inv, hp=None, vp=None)
         _, _, hp, vp = _line_and_piece_masks(bw, p)
     # rulings with their broken pieces, for the edges beyond a grid's sides (_outer_edges)
     qh, qv = cv2.bitwise_or(hp, hl), cv2.bitwise_or(vp, vl)
-    out = []
-    for g in glist:
-        gi = np.array([a for a in g if a < nh], int)
-        gj = np.array([a - nh for a in g if a >= nh], int)
-        if len(gi) < 2 or len(gj) < 2:
-            continue
-        tb = _build_table(hs[gi], vs[gj], hl, vl, p, (H, W), hp, vp, bw, qh, qv)
-        if tb is not None:
-            if M_inv is not None:
-                tb = _map_table(tb, M_inv)
-            out.append(tb)
-    return out
+    return hl, vl, hp, vp, qh, qv
 
 
 def _text_strokes(vs, cand, bw, hm, p: _Params) -> np.ndarray:
@@ -1171,8 +1194,85 @@ def _line_ink(pm: np.ndarray, x: float, perp, r: int) -> float:
     return float(pm[a:b, x0:x1].any(1).mean())
 
 
+@dataclass
+class _Edges:
+    """A grid's edges along one axis (row edges: y; column edges: x) and, per edge, the extent
+    (``lo``, ``hi``) of the line positions that made it; ``opened``: the edges set at an open side
+    (before the first line, after the last; None where that side was closed). The lists are
+    changed in place as edges are added."""
+
+    at: list
+    lo: list
+    hi: list
+    opened: list = field(default_factory=lambda: [None, None])
+
+
+@dataclass
+class _Group:
+    """What the grid of one group of crossing segments is built from: the masks (coverage ``hl``,
+    ``vl``; pieces ``hp``, ``vp``; rulings with their pieces ``qh``, ``qv``; the binary page
+    ``bw``), the page size and the group's line thickness."""
+
+    p: _Params
+    H: int
+    W: int
+    hl: np.ndarray
+    vl: np.ndarray
+    hp: np.ndarray | None
+    vp: np.ndarray | None
+    bw: np.ndarray | None
+    qh: np.ndarray | None
+    qv: np.ndarray | None
+    thick: float  # the median thickness of the group's segments
+
+    @property
+    def t(self) -> int:  # the tolerance around an edge
+        return max(2, int(round(3 * self.p.unit)))
+
+    @property
+    def inset(self) -> float:  # how far from a junction a ruling's coverage is read
+        return self.thick / 2 + 1
+
+    @property
+    def max_gap(self) -> float:  # the longest gap a broken ruling may have
+        return 1.25 * self.p.gap
+
+    @property
+    def min_run(self) -> float:  # the shortest run of a broken ruling's pieces
+        return 0.3 * self.p.text_h
+
+
 def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None, qh=None, qv=None) -> GridTable | None:
+    """The grid of one group of crossing segments (``hs`` horizontal, ``vs`` vertical): its edges
+    from the line positions and open sides, the outer and broken rulings the segments missed, then
+    which edge segments are ruled, and so the cells (None: no table: too few rows and columns, or
+    fewer than two cells)."""
     H, W = shape
+    g = _Group(p, H, W, hl, vl, hp, vp, bw, qh, qv, thick=float(np.median(np.r_[hs[:, 3], vs[:, 3]])))
+    rows, cols = _group_edges(hs, vs, p)
+    # an outer column or row of merged cells whose border joined no segment group, or an open
+    # side's true end
+    if qh is not None and qv is not None and len(rows.at) >= 2 and len(cols.at) >= 2:
+        _outer_sides(g, rows, cols)
+    _broken_edges(g, rows, cols)
+    nr, nc = len(rows.at) - 1, len(cols.at) - 1
+    # a single-row strip is a table when it has >= 3 columns (e.g. the
+    # signature row of a table continued from the previous page)
+    if nc < 2 or nr < 1 or (nr < 2 and nc < 3):
+        return None
+    hcov, vcov = _coverage(g, rows, cols)
+    cells = _cells_from_presence(hcov >= 0.5, vcov >= 0.5, hcov, vcov, rows.at, cols.at)
+    if len(cells) < 2:
+        return None
+    rows, cols = rows.at, cols.at
+    bbox = (float(cols[0]), float(rows[0]), float(cols[-1]), float(rows[-1]))
+    return GridTable(bbox=bbox, row_edges=[float(r) for r in rows], col_edges=[float(c) for c in cols], cells=cells, source="lines")
+
+
+def _group_edges(hs, vs, p: _Params) -> tuple[_Edges, _Edges]:
+    """Row and column edges of a segment group: clusters of the line positions (double lines
+    collapse into one edge, a ruling that jogs sideways stays one), an edge at each open side, and
+    edges closer than a minimal cell merged."""
     hw = hs[:, 1] - hs[:, 0] + 1
     vw = vs[:, 1] - vs[:, 0] + 1
     rows, rlo, rhi, rlab = _cluster(hs[:, 2], hw, p.clust)
@@ -1180,145 +1280,145 @@ def _build_table(hs, vs, hl, vl, p: _Params, shape, hp=None, vp=None, bw=None, q
     jog = 1.0 * p.text_h
     rows, rlo, rhi = _merge_jogs(hs, rows, rlo, rhi, rlab, jog, p.tol)
     cols, clo, chi = _merge_jogs(vs, cols, clo, chi, clab, jog, p.tol)
+    col_open = _open_sides(hs[:, 0], hs[:, 1], cols, clo, chi, p)
+    row_open = _open_sides(vs[:, 0], vs[:, 1], rows, rlo, rhi, p)
+    return _Edges(*_squeeze(rows, rlo, rhi, p), opened=row_open), _Edges(*_squeeze(cols, clo, chi, p), opened=col_open)
 
-    # open sides: lines overshooting the outermost perpendicular line
-    def extend(vals_lo, vals_hi, edges, lo, hi, lengths):
-        # left / top; returns the edges so opened (None: that side was not)
-        opened = [None, None]
-        over = vals_lo < edges[0] - p.ext_min
-        if over.sum() >= 2:
-            e = float(np.median(vals_lo[over]))
-            edges.insert(0, e)
-            lo.insert(0, e)
-            hi.insert(0, e)
-            opened[0] = e
-        over = vals_hi > edges[-1] + p.ext_min
-        if over.sum() >= 2:
-            e = float(np.median(vals_hi[over]))
-            edges.append(e)
-            lo.append(e)
-            hi.append(e)
-            opened[1] = e
-        return opened
 
-    col_open = extend(hs[:, 0], hs[:, 1], cols, clo, chi, hw)
-    row_open = extend(vs[:, 0], vs[:, 1], rows, rlo, rhi, vw)
+def _open_sides(vals_lo, vals_hi, edges: list, lo: list, hi: list, p: _Params) -> list:
+    """Open sides: where at least two lines overshoot the outermost perpendicular line, an edge at
+    their median end (added to ``edges``, ``lo``, ``hi``). Returns the edges so opened, before and
+    after (None: that side was not)."""
+    opened = [None, None]
+    over = vals_lo < edges[0] - p.ext_min
+    if over.sum() >= 2:
+        e = float(np.median(vals_lo[over]))
+        edges.insert(0, e)
+        lo.insert(0, e)
+        hi.insert(0, e)
+        opened[0] = e
+    over = vals_hi > edges[-1] + p.ext_min
+    if over.sum() >= 2:
+        e = float(np.median(vals_hi[over]))
+        edges.append(e)
+        lo.append(e)
+        hi.append(e)
+        opened[1] = e
+    return opened
 
-    # merge edges closer than a minimal cell size
-    def squeeze(edges, lo, hi):
-        e, l, h = [edges[0]], [lo[0]], [hi[0]]
-        for a, b, c in zip(edges[1:], lo[1:], hi[1:]):
-            if a - e[-1] < p.min_cell:
-                e[-1] = (e[-1] + a) / 2.0
-                l[-1] = min(l[-1], b)
-                h[-1] = max(h[-1], c)
-            else:
-                e.append(a)
-                l.append(b)
-                h.append(c)
-        return e, l, h
 
-    rows, rlo, rhi = squeeze(rows, rlo, rhi)
-    cols, clo, chi = squeeze(cols, clo, chi)
-    thick = float(np.median(np.r_[hs[:, 3], vs[:, 3]]))
-    inset = thick / 2 + 1
-    max_gap = 1.25 * p.gap
-    min_run = 0.3 * p.text_h
-    t = max(2, int(round(3 * p.unit)))
+def _squeeze(edges, lo, hi, p: _Params) -> tuple[list, list, list]:
+    """Edges closer than a minimal cell size merged (their mean; the union of their extents)."""
+    e, l, h = [edges[0]], [lo[0]], [hi[0]]
+    for a, b, c in zip(edges[1:], lo[1:], hi[1:]):
+        if a - e[-1] < p.min_cell:
+            e[-1] = (e[-1] + a) / 2.0
+            l[-1] = min(l[-1], b)
+            h[-1] = max(h[-1], c)
+        else:
+            e.append(a)
+            l.append(b)
+            h.append(c)
+    return e, l, h
 
-    # an outer column or row of merged cells whose border joined no segment group, or an open
-    # side's true end
-    if qh is not None and qv is not None and len(rows) >= 2 and len(cols) >= 2:
-        R = max(int(math.ceil(t + thick / 2)), 2)
-        _add_outer(cols, clo, chi, col_open, lambda: _outer_edges(vp, qh, cols, rows, p, t + thick / 2, ink=bw),
-                   lambda x: _line_ink(vp, x, rows, R),
-                   lambda x, side: _open_end(qh, rows, x, side, 0 if side < 0 else W, R, p))
-        band = 1.5 * float(np.median(np.diff(rows)))
-        _add_outer(rows, rlo, rhi, row_open, lambda: _outer_edges(hp.T, qv.T, rows, cols, p, t + thick / 2, band,
-                                                                          None if bw is None else bw.T),
-                   lambda y: _line_ink(hp.T, y, cols, R),
-                   lambda y, side: _open_end(qv.T, cols, y, side, int(y - band) if side < 0 else int(y + band) + 1,
-                                             R, p))
 
-    # rulings made only of short fragments (every piece shorter than the long
-    # kernels, e.g. a one-row column line broken by a gap) are not in the
-    # line segments: look for them band by band with the pieces masks
-    if vp is not None and len(rows) >= 2 and len(cols) >= 2:
-        x_a, x_b = int(max(cols[0], 0)), int(min(cols[-1] + 1, W))
-        for x, a, b in _discover_edges(vp, hl, cols, rows, rlo, rhi, x_a, x_b, inset, t + thick / 2, p, max_gap, min_run):
-            k = int(np.searchsorted(cols, x))
-            cols.insert(k, x)
-            clo.insert(k, a)
-            chi.insert(k, b)
-    if hp is not None and len(rows) >= 2 and len(cols) >= 2:
-        y_a, y_b = int(max(rows[0], 0)), int(min(rows[-1] + 1, H))
-        for y, a, b in _discover_edges(hp.T, vl.T, rows, cols, clo, chi, y_a, y_b, inset, t + thick / 2, p,
-                                       max_gap, min_run):
-            k = int(np.searchsorted(rows, y))
-            rows.insert(k, y)
-            rlo.insert(k, a)
-            rhi.insert(k, b)
+def _outer_sides(g: _Group, rows: _Edges, cols: _Edges) -> None:
+    """Outer columns, then rows, beyond the grid's sides (``_outer_edges``; an open side moved to
+    where its rulings stop, ``_open_end``), added to ``cols`` and ``rows``."""
+    p, t, thick, W, bw = g.p, g.t, g.thick, g.W, g.bw
+    vp, hp, qh, qv = g.vp, g.hp, g.qh, g.qv
+    R = max(int(math.ceil(t + thick / 2)), 2)
+    _add_outer(cols.at, cols.lo, cols.hi, cols.opened,
+               lambda: _outer_edges(vp, qh, cols.at, rows.at, p, t + thick / 2, ink=bw),
+               lambda x: _line_ink(vp, x, rows.at, R),
+               lambda x, side: _open_end(qh, rows.at, x, side, 0 if side < 0 else W, R, p))
+    band = 1.5 * float(np.median(np.diff(rows.at)))
+    _add_outer(rows.at, rows.lo, rows.hi, rows.opened,
+               lambda: _outer_edges(hp.T, qv.T, rows.at, cols.at, p, t + thick / 2, band, None if bw is None else bw.T),
+               lambda y: _line_ink(hp.T, y, cols.at, R),
+               lambda y, side: _open_end(qv.T, cols.at, y, side, int(y - band) if side < 0 else int(y + band) + 1,
+                                         R, p))
 
-    nr, nc = len(rows) - 1, len(cols) - 1
-    # a single-row strip is a table when it has >= 3 columns (e.g. the
-    # signature row of a table continued from the previous page)
-    if nc < 2 or nr < 1 or (nr < 2 and nc < 3):
-        return None
 
-    x_lo, x_hi = int(max(cols[0] - t, 0)), int(min(cols[-1] + t + 1, W))
-    y_lo, y_hi = int(max(rows[0] - t, 0)), int(min(rows[-1] + t + 1, H))
-    # coverage of horizontal edges: [n_rows+1, n_cols] ; vertical: [n_rows, n_cols+1]
-    hcov = np.zeros((nr + 1, nc))
-    vcov = np.zeros((nr, nc + 1))
-    cx = np.asarray(cols) - x_lo
-    ry = np.asarray(rows) - y_lo
+def _broken_edges(g: _Group, rows: _Edges, cols: _Edges) -> None:
+    """Rulings made only of short fragments (every piece shorter than the long kernels, e.g. a
+    one-row column line broken by a gap) are not in the line segments: they are looked for band by
+    band with the pieces masks (``_discover_edges``) and added to ``cols``, then ``rows``."""
+    p, t, thick = g.p, g.t, g.thick
+    if g.vp is not None and len(rows.at) >= 2 and len(cols.at) >= 2:
+        x_a, x_b = int(max(cols.at[0], 0)), int(min(cols.at[-1] + 1, g.W))
+        for x, a, b in _discover_edges(g.vp, g.hl, cols.at, rows.at, rows.lo, rows.hi, x_a, x_b, g.inset,
+                                       t + thick / 2, p, g.max_gap, g.min_run):
+            k = int(np.searchsorted(cols.at, x))
+            cols.at.insert(k, x)
+            cols.lo.insert(k, a)
+            cols.hi.insert(k, b)
+    if g.hp is not None and len(rows.at) >= 2 and len(cols.at) >= 2:
+        y_a, y_b = int(max(rows.at[0], 0)), int(min(rows.at[-1] + 1, g.H))
+        for y, a, b in _discover_edges(g.hp.T, g.vl.T, rows.at, cols.at, cols.lo, cols.hi, y_a, y_b, g.inset,
+                                       t + thick / 2, p, g.max_gap, g.min_run):
+            k = int(np.searchsorted(rows.at, y))
+            rows.at.insert(k, y)
+            rows.lo.insert(k, a)
+            rows.hi.insert(k, b)
+
+
+def _coverage(g: _Group, rows: _Edges, cols: _Edges) -> tuple[np.ndarray, np.ndarray]:
+    """How much of each edge segment of the finest grid is ruled: horizontal edges
+    [n_rows + 1, n_cols], vertical [n_rows, n_cols + 1] (0..1; a broken ruling's pieces rescue a
+    segment, ``_rescue_segments``)."""
+    t, W, H = g.t, g.W, g.H
+    x_lo, x_hi = int(max(cols.at[0] - t, 0)), int(min(cols.at[-1] + t + 1, W))
+    y_lo, y_hi = int(max(rows.at[0] - t, 0)), int(min(rows.at[-1] + t + 1, H))
+    hcov = np.zeros((len(rows.at), len(cols.at) - 1))
+    vcov = np.zeros((len(rows.at) - 1, len(cols.at)))
+    cx = np.asarray(cols.at) - x_lo
+    ry = np.asarray(rows.at) - y_lo
+    for i in range(len(rows.at)):
+        hcov[i] = _edge_coverage(g, rows, cols, i, cx, x_lo, x_hi, horizontal=True)
+    for j in range(len(cols.at)):
+        vcov[:, j] = _edge_coverage(g, cols, rows, j, ry, y_lo, y_hi, horizontal=False)
+    return hcov, vcov
+
+
+def _edge_coverage(g: _Group, along: _Edges, across: _Edges, i: int, cx: np.ndarray, x_lo: int, x_hi: int,
+                   horizontal: bool) -> np.ndarray:
+    """The coverage of the segments of edge ``i`` of ``along`` (a row edge when ``horizontal``,
+    else a column edge) between the edges of ``across`` (``cx``: their positions from ``x_lo``)."""
+    t, thick, p, inset, min_run = g.t, g.thick, g.p, g.inset, g.min_run
     rr = t + thick / 2
     R = int(math.ceil(rr))  # the half-width searched around a junction
-    for i in range(nr + 1):
-        a = int(max(rlo[i] - t - thick / 2, 0))
-        b = int(min(rhi[i] + t + thick / 2 + 1, H))
+    lim = g.H if horizontal else g.W
+    a = int(max(along.lo[i] - t - thick / 2, 0))
+    b = int(min(along.hi[i] + t + thick / 2 + 1, lim))
+    if horizontal:
         # the solid coverage is read in a band as tight as the ruling itself (its segments' centre
         # lines, widened by the mean line half-thickness): a long horizontal stroke of a text line
         # centred on the edge (a rowspan cell over an even number of rows) lies a few pixels off
         # the ruling's line and must not count as a ruling there
-        a2 = int(max(rlo[i] - thick / 2 - 1, 0))
-        b2 = int(min(rhi[i] + thick / 2 + 2, H))
-        prof = hl[a2:b2, x_lo:x_hi].any(axis=0)
-        cs = np.r_[0, np.cumsum(prof)]
-        s0 = np.clip(np.round(cx[:-1] + inset).astype(int), 0, len(prof))
-        s1 = np.clip(np.round(cx[1:] - inset).astype(int), 0, len(prof))
-        ln = np.maximum(s1 - s0, 1)
-        hcov[i] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
-        if hp is not None and (hcov[i] < 0.5).any():
-            _rescue_segments(
-                hcov[i], hp[a:b, x_lo:x_hi].any(axis=0), cx, s0, s1, max_gap, min_run, inset,
-                None if bw is None else (lambda: _fine_profile(bw[a:b, x_lo:x_hi], True, p)),
-                lambda k, before: (_ruled_at(vl.T, clo[k] - rr, chi[k] + rr, rows[i], R)
-                                   or _continues(hl.T, cols[k], before, rows[i], R, inset, min_run)))
-    for j in range(nc + 1):
-        a = int(max(clo[j] - t - thick / 2, 0))
-        b = int(min(chi[j] + t + thick / 2 + 1, W))
-        prof = vl[y_lo:y_hi, a:b].any(axis=1)
-        cs = np.r_[0, np.cumsum(prof)]
-        s0 = np.clip(np.round(ry[:-1] + inset).astype(int), 0, len(prof))
-        s1 = np.clip(np.round(ry[1:] - inset).astype(int), 0, len(prof))
-        ln = np.maximum(s1 - s0, 1)
-        vcov[:, j] = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
-        if vp is not None and (vcov[:, j] < 0.5).any():
-            _rescue_segments(
-                vcov[:, j], vp[y_lo:y_hi, a:b].any(axis=1), ry, s0, s1, max_gap, min_run, inset,
-                None if bw is None else (lambda: _fine_profile(bw[y_lo:y_hi, a:b], False, p)),
-                lambda k, before: (_ruled_at(hl, rlo[k] - rr, rhi[k] + rr, cols[j], R)
-                                   or _continues(vl, rows[k], before, cols[j], R, inset, min_run)))
-
-    hpres = hcov >= 0.5
-    vpres = vcov >= 0.5
-    cells = _cells_from_presence(hpres, vpres, hcov, vcov, rows, cols)
-    if len(cells) < 2:
-        return None
-    # drop empty outer rows/cols that carry no rulings at all? (keep simple)
-    bbox = (float(cols[0]), float(rows[0]), float(cols[-1]), float(rows[-1]))
-    return GridTable(bbox=bbox, row_edges=[float(r) for r in rows], col_edges=[float(c) for c in cols], cells=cells, source="lines")
+        a2 = int(max(along.lo[i] - thick / 2 - 1, 0))
+        b2 = int(min(along.hi[i] + thick / 2 + 2, lim))
+        prof = g.hl[a2:b2, x_lo:x_hi].any(axis=0)
+    else:
+        prof = g.vl[x_lo:x_hi, a:b].any(axis=1)
+    cs = np.r_[0, np.cumsum(prof)]
+    s0 = np.clip(np.round(cx[:-1] + inset).astype(int), 0, len(prof))
+    s1 = np.clip(np.round(cx[1:] - inset).astype(int), 0, len(prof))
+    ln = np.maximum(s1 - s0, 1)
+    cov = np.clip((cs[s1] - cs[s0]) / ln, 0, 1)
+    pm, bw = g.hp if horizontal else g.vp, g.bw
+    if pm is not None and (cov < 0.5).any():
+        # the masks turned so that the edge runs along axis 0 of ``ruled`` and ``solid``
+        ruled, solid = (g.vl.T, g.hl.T) if horizontal else (g.hl, g.vl)
+        pieces = pm[a:b, x_lo:x_hi].any(axis=0) if horizontal else pm[x_lo:x_hi, a:b].any(axis=1)
+        fine = None if bw is None else (
+            (lambda: _fine_profile(bw[a:b, x_lo:x_hi], True, p)) if horizontal
+            else (lambda: _fine_profile(bw[x_lo:x_hi, a:b], False, p)))
+        _rescue_segments(
+            cov, pieces, cx, s0, s1, g.max_gap, min_run, inset, fine,
+            lambda k, before: (_ruled_at(ruled, across.lo[k] - rr, across.hi[k] + rr, along.at[i], R)
+                               or _continues(solid, across.at[k], before, along.at[i], R, inset, min_run)))
+    return cov
 
 
 def _cells_from_presence(hpres, vpres, hcov, vcov, rows, cols) -> list[GridCell]:

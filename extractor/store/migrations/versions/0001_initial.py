@@ -34,7 +34,8 @@ def _doc_fk(table: str) -> sa.ForeignKeyConstraint:
                                    ondelete="CASCADE")
 
 
-def upgrade() -> None:
+def _create_documents() -> None:
+    """``documents``: one row per source document (its content hash unique), its status and versions."""
     op.create_table(
         "documents",
         _pk(),
@@ -54,6 +55,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_documents_status"), "documents", ["status"])
 
+
+def _create_pages() -> None:
+    """``pages``: one row per page of a document: its status, size, timing, failures and image."""
     op.create_table(
         "pages",
         _pk(),
@@ -72,6 +76,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("document_id", "page", name=op.f("uq_pages_document_id_page")),
     )
 
+
+def _create_tables() -> None:
+    """``tables``: one row per extracted table, on its page."""
     op.create_table(
         "tables",
         _pk(),
@@ -96,6 +103,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_tables_page_id"), "tables", ["page_id"])
 
+
+def _create_cells() -> None:
+    """``cells``: one row per cell of a table, with its confidence, checks and review state."""
     op.create_table(
         "cells",
         _pk(),
@@ -125,6 +135,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_cells_document_id_reviewed_confidence"), "cells", ["document_id", "reviewed", "confidence"])
     op.create_index(op.f("ix_cells_table_pk"), "cells", ["table_pk"])
 
+
+def _create_kpis() -> None:
+    """``kpis``: one row per KPI record of a document."""
     op.create_table(
         "kpis",
         _pk(),
@@ -150,6 +163,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_kpis_document_id"), "kpis", ["document_id"])
 
+
+def _create_projects() -> None:
+    """``projects``: one row per project of a document: its name, department and the table it is read from."""
     op.create_table(
         "projects",
         _pk(),
@@ -165,6 +181,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_projects_document_id"), "projects", ["document_id"])
 
+
+def _create_jobs() -> None:
+    """``jobs``: one row per extraction job of a document and its state."""
     op.create_table(
         "jobs",
         _pk(),
@@ -185,6 +204,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_jobs_document_id"), "jobs", ["document_id"])
     op.create_index(op.f("ix_jobs_state_id"), "jobs", ["state", "id"])
 
+
+def _create_reviews() -> None:
+    """``reviews``: one row per review action on a cell or a KPI record (exactly one of them)."""
     op.create_table(
         "reviews",
         _pk(),
@@ -213,6 +235,18 @@ def upgrade() -> None:
     op.create_index(op.f("ix_reviews_document_id"), "reviews", ["document_id"])
     op.create_index(op.f("ix_reviews_cell_id"), "reviews", ["cell_id"])
     op.create_index(op.f("ix_reviews_kpi_id"), "reviews", ["kpi_id"])
+
+
+def upgrade() -> None:
+    # in this order: each table's foreign keys name tables created before it
+    _create_documents()
+    _create_pages()
+    _create_tables()
+    _create_cells()
+    _create_kpis()
+    _create_projects()
+    _create_jobs()
+    _create_reviews()
 
 
 def downgrade() -> None:
