@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from extractor.textnorm import normalize  # noqa: E402
 from extractor.kpi.classifier import (SPECIALS, CharTokenizer, MAX_LEN, canonical_level2,  # noqa: E402
                                       keyword_baseline, level2_reading, normalize_chars, pairs, taxonomy)
 from synth import kpi as kpimod  # noqa: E402
@@ -57,7 +58,7 @@ _COST_L2 = {"经济成本指标", "社会成本指标", "生态环境成本指�
 
 
 def _n(s: str) -> str:
-    return re.sub(r"\s+", "", s)
+    return normalize(s)
 
 
 def _is_l1(tok: str) -> bool:
