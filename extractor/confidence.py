@@ -422,7 +422,8 @@ def load_map(data: dict, key: str) -> Optional[Calibration]:
     scripts/calibrate_text_tables.py on some layout families and checked on others: ``text_cells``
     for cells of tables built from text alignment (their raw confidence to the share right),
     ``faint_cells`` for cells of ruled tables on pages the enhancement found faint or unevenly lit
-    (applied after the cell map). None when the file has none."""
+    (applied after the cell map); ``layer_cells`` (scripts/calibrate_layer.py) for cells read from a
+    PDF's text layer. None when the file has none."""
     d = data.get(key)
     return Calibration(d["x"], d["y"], d.get("meta")) if d else None
 
@@ -440,3 +441,14 @@ def load_calibration(path, data: Optional[dict] = None) -> tuple[Optional[Eviden
     cells = Calibration(d["cells"]["x"], d["cells"]["y"]) if "cells" in d else Calibration(d["x"], d["y"])
     kpis = Calibration(d["kpis"]["x"], d["kpis"]["y"]) if "kpis" in d else None
     return model, cells, kpis
+
+
+# a text-layer cell (its table's text_source "pdf") that breaks an arithmetic check: the characters are the file's,
+# so either the document's own figures disagree or the cell holds another cell's characters
+LAYER_BROKEN = 0.5
+
+
+def layer_confidence(c: Cell) -> float:
+    """A text-layer cell's confidence: the raw score the page gave it (textlayer/page.py: decoding
+    and placement), capped where one of its arithmetic checks breaks."""
+    return min(c.confidence, LAYER_BROKEN) if policy.check_failed(c.checks) else c.confidence

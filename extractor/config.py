@@ -22,6 +22,8 @@ class Settings(BaseModel):
     det_band_max_side: int = 1280  # the text outside tables (titles, units, page numbers): at the scale of this side
     use_layout: bool = True
     detect_orientation: bool = True
+    # a PDF page whose own text layer can be trusted (textlayer/trust.py) is read from it, with no OCR
+    text_layer: bool = True
     enhance: bool = True  # faint / unevenly lit scans: background division and contrast stretch (extractor/enhance.py)
     enhance_max_uneven: float = 0.08  # ... applied when the paper level varies more than this over the page (share of it)
     enhance_min_contrast: float = 100.0  # ... or the ink is less than this many grey levels below the paper

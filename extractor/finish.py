@@ -10,7 +10,8 @@ others still run:
 3. ``kpi_records.extract``: the KPI records, from the cells as read, so that
 4. ``vote_names``: the indicator names of repeated records can be voted across the document, and
 5. ``validate``: the arithmetic checks mark each cell (validate.py);
-6. ``score_cells``: every cell's confidence from the evidence on it, checks included (confidence.py);
+6. ``score_cells``: every cell's confidence from the evidence on it, checks included (confidence.py;
+   a cell read from the PDF's text layer by its own rule, ``confidence.layer_confidence``);
 7. ``kpi_records.extract`` again: the records take the scored cells' confidence;
 8. ``vote_levels``: the KPI level classifier reconciles the levels (kpi/levels.py);
 9. ``calibrate``: confidence mapped so that it means what it says (models/calibration.json).
@@ -44,6 +45,7 @@ class DocumentFinisher:
         self.calibration = self.kpi_calibration = None
         self.text_calibration: Optional[confidence.Calibration] = None
         self.faint_calibration: Optional[confidence.Calibration] = None
+        self.layer_calibration: Optional[confidence.Calibration] = None
         cal = runtime.project_model("calibration.json")
         if cal.exists() and self.s.calibrate:
             try:
@@ -51,6 +53,7 @@ class DocumentFinisher:
                 self.evidence, self.calibration, self.kpi_calibration = confidence.load_calibration(cal, data)
                 self.text_calibration = confidence.load_map(data, "text_cells")
                 self.faint_calibration = confidence.load_map(data, "faint_cells")
+                self.layer_calibration = confidence.load_map(data, "layer_cells")
             except (ValueError, KeyError, OSError) as e:  # a stale or broken file: raw scores, said loudly
                 log.warning("confidence calibration not used (%s): %s", cal, e)
         self._level_model = None  # the KPI level classifier
@@ -81,14 +84,26 @@ class DocumentFinisher:
     def score_cells(self, doc: Document) -> None:
         """Every cell's confidence from all the evidence on it (the KPI records are then rebuilt
         from these cells, so their confidence follows)."""
-        if self.evidence is not None:  # fitted on ruled grids: a grid built from text alone is outside its reach
-            self.evidence.apply([t for t in doc.tables() if t.source != "text"])
+        if self.evidence is not None:  # fitted on ruled grids read by OCR: a grid built from text alone,
+            # and a table read from the PDF's text layer, are outside its reach
+            self.evidence.apply([t for t in doc.tables() if t.source != "text" and not _from_layer(t)])
+        for t in doc.tables():  # text-layer cells: their own evidence (confidence.layer_confidence)
+            if _from_layer(t):
+                for c in t.cells:
+                    c.confidence = confidence.layer_confidence(c)
         _cap_unsure(doc)
 
     def calibrate(self, doc: Document) -> None:
         for p in doc.pages:
             faint = bool(p.enhanced and p.enhanced.get("applied"))
             for t in p.tables:
+                if _from_layer(t):  # not OCR'd: the OCR maps do not apply, the text layer's own one does
+                    lc = self.layer_calibration
+                    if lc is not None:
+                        for c in t.cells:  # under the map's lowest knot (no cell seen there) the raw score stands
+                            if c.confidence >= lc.x[0]:
+                                c.confidence = round(lc(c.confidence), 4)
+                    continue
                 # a table without rulings has its own map (its raw confidence is ~0.68 x the read's);
                 # without one its cells keep that raw score, below the review threshold. A ruled
                 # table on a faint or unevenly lit page: the cell map, then the faint pages' map
@@ -122,6 +137,10 @@ class DocumentFinisher:
             self._level_model = KpiClassifier.load(device=None if self.s.device == "auto" else self.s.device)
         except (ImportError, FileNotFoundError, OSError) as e:
             self._level_error = str(e)
+
+
+def _from_layer(t) -> bool:
+    return t.text_source == "pdf"
 
 
 def _cap_unsure(doc: Document) -> None:

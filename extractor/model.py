@@ -13,7 +13,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, Field, field_validator
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 
 BBox = list[float]  # [x0, y0, x1, y1]
 
@@ -87,6 +87,8 @@ class Table(BaseModel):
     department: Optional[str] = None  # from the 部门名称 line above the table
     source: Literal["lines", "layout", "text"] = "lines"
     col_edges: list[float] = Field(default_factory=list)  # x of each column boundary, n_cols + 1
+    # "pdf": the cells' text is the PDF's own text layer (no OCR; textlayer/); None: read by OCR
+    text_source: Optional[Literal["pdf"]] = None
 
     def slot_map(self) -> dict[tuple[int, int], "Cell"]:
         """(row, col) of every grid slot -> the cell covering it (a merged cell covers several)."""
@@ -139,7 +141,11 @@ class Page(BaseModel):
     height: int
     dpi: Optional[float] = None
     transform: Optional[Transform] = None
-    text_layer: bool = False  # True when the PDF's own text layer was used
+    text_layer: bool = False  # True when the PDF's own text layer was used (text_source "pdf" or "mixed")
+    # where the page's text came from: "pdf" its text layer, "ocr" its pixels, "mixed" both; None for
+    # an image file's page. ``text_source_reason`` says why (why a layer was not trusted)
+    text_source: Optional[Literal["pdf", "ocr", "mixed"]] = None
+    text_source_reason: Optional[str] = None
     regions: list[Region] = Field(default_factory=list)
     tables: list[Table] = Field(default_factory=list)
     paragraphs: list[Paragraph] = Field(default_factory=list)

@@ -10,6 +10,9 @@ recogniser, orientation classifier, layout model) and runs the page stages in or
 7. tables assembled with each cell's raw confidence (confidence.py), and the free lines grouped
    into paragraphs and titles (layout/paragraphs.py).
 
+A PDF page whose own text layer can be trusted skips all of this: it is built from its characters
+and vector rulings (textlayer/), and the page records where its text came from and why.
+
 A failure in one stage is recorded on the page and the page goes on. The document-level stages
 (continuations, KPI records, checks, calibration) are the finisher's (finish.py).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Optional
 
 import cv2
@@ -37,6 +41,7 @@ from .ocr.normalize import repair_columns
 from .table import GridTable, find_tables
 from .table.align import FIGURE
 from .table.unruled import unruled_tables
+from .textlayer import common_set, judge, page_from_layer, read_layer
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,7 @@ class PageReader:
         self.classifier = Classifier(dev, threads)
         self.layout = LayoutModel(dev, threads) if self.s.use_layout else None
         self.reader = CellReader(self.recognizer, self.detector)
+        self._common = common_set(self.recognizer.chars)  # the characters a sane text layer mostly uses
         # pages are rendered in a helper under OS limits (None: limits off, rendered in this process);
         # callers that render pages again (the service's page images) use the same helper
         self.sandbox: Optional[RenderSandbox] = None
@@ -86,6 +92,8 @@ class PageReader:
                         failures=[Failure(stage="ingest", category=category, message=message, page=n)])
 
         try:
+            if src.kind == "pdf" and self.s.text_layer:
+                return self._read_pdf_page(src, n, dpi)
             if self.sandbox is not None:  # in a helper process, under the OS's time and memory limits
                 img = self.sandbox.render(src.path, n, dpi)
             else:
@@ -97,7 +105,21 @@ class PageReader:
             return failed(PAGE_INPUT_FAILURES.get(e.category, "page_unreadable"), e.reason)
         except Exception as e:  # a broken page object must not lose the rest of the document
             return failed("render_error", str(e))
-        return self.read_image(img.gray, n, img.dpi)
+        page = self.read_image(img.gray, n, img.dpi)
+        if src.kind == "pdf":
+            page.text_source, page.text_source_reason = "ocr", "text layer not used (text_layer: false)"
+        return page
+
+    def _read_pdf_page(self, src: ingest.Source, n: int, dpi: float) -> Page:
+        """A PDF page from its own text layer when that can be trusted (textlayer.trust), else by
+        OCR of the page as printed (rendered once for both)."""
+        layer = self.sandbox.layer(src.path, n, dpi) if self.sandbox is not None else read_layer(src, n, dpi)
+        verdict = judge(layer, self._common)
+        if verdict.use:
+            return page_from_layer(layer, n, verdict.reason, self._common, ocr=partial(self._ocr_grids, layer.gray, n))
+        page = self.read_image(np.array(layer.gray), n, layer.dpi)
+        page.text_source, page.text_source_reason = "ocr", verdict.reason
+        return page
 
     def read_image(self, gray: np.ndarray, number: int = 1, dpi: Optional[float] = None) -> Page:
         """One page image (grey, as rendered or scanned) through every page stage."""
@@ -209,6 +231,11 @@ class PageReader:
                     failures.append(Failure(stage="ocr", category="error", message=f"{what}: {e}", page=number))
                     out.append(None)
             return out
+
+    def _ocr_grids(self, gray: np.ndarray, number: int, grids: list[GridTable], failures: list[Failure]) -> list[Table]:
+        """Ruled grids of a born-digital page that the text layer has no characters for, read by OCR."""
+        reads = self._read_all([ReadJob(gray, [c.bbox for c in g.cells]) for g in grids], failures, number)
+        return self._tables(list(zip(grids, reads)), failures, number)
 
     @staticmethod
     def _tables(read_grids: list, failures: list[Failure], number: int) -> list[Table]:

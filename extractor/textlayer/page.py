@@ -1,0 +1,201 @@
+"""A Page from a trusted text layer: the same Page the OCR path gives, with no OCR.
+
+- Ruled tables: the grid comes from the page's vector rulings, drawn alone (``Layer.rulings``: the
+  page with its text hidden) and cut by the same ruled-grid stage as a scan (table/grid.py), so
+  spans, open sides and tables continued across pages follow the same rules.
+- Tables without rulings: text lines made from the characters go through the same text-alignment
+  stage as OCR'd lines (table/unruled.py).
+- A cell's text is the characters whose box centre falls inside it, line by line in reading order,
+  wrapped lines joined; text outside tables becomes paragraphs as on a scan (layout/paragraphs.py).
+- A ruled table whose inked cells hold no characters (a scan pasted into the page) is read by OCR,
+  and the page is ``mixed``.
+
+Boxes are in pixels of the page image at the chosen dpi, so the output reads the same whichever
+path read the page. Every table carries ``text_source: "pdf"``, every cell a confidence from its own evidence
+(``cell_confidence``): the characters came from the file, so doubt comes from their decoding and,
+later, from the arithmetic checks (finish.py).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Callable, Optional
+import numpy as np
+
+from ..geometry import inside_frac
+from ..layout import TextLine, paragraphs
+from ..model import Cell, Failure, OcrEvidence, Page, Region, StructureEvidence, Table, Transform
+from ..table import GridTable, find_tables
+from ..table.align import BOX_TO_CHAR
+from ..table.unruled import unruled_tables
+from .read import Layer
+from .trust import decode_problem
+
+# a gap between two characters on one row wider than this many character heights ends a text line
+LINE_GAP = 1.0
+# a text line's box padded by this many character heights each side (1 / BOX_TO_CHAR = 1 + 2 x PAD)
+PAD = (1 / BOX_TO_CHAR - 1) / 2
+# raw confidence (mapped by ``layer_cells`` in models/calibration.json, scripts/calibrate_layer.py):
+# a cell of a ruled grid whose text the file gave and decodes cleanly; one of a grid built from the
+# text's alignment (the characters are right, where the cell ends is inferred); one whose text is
+# cut by its borders (a character straddling two cells); one with a suspicious code point in it
+SURE, TEXT_GRID, STRADDLED, DOUBTFUL_DECODE = 0.995, 0.8, 0.6, 0.3
+
+Char = tuple  # (text, x0, y0, x1, y1, invisible)
+
+
+def _rows(chars: list[Char]) -> list[list[Char]]:
+    """Characters grouped into rows (boxes overlapping by half a height, or a mark whose middle lies
+    in the row), each left to right."""
+    rows: list[list[Char]] = []
+    for c in sorted(chars, key=lambda c: ((c[2] + c[4]) / 2, c[1])):
+        if rows:
+            r = rows[-1]
+            top, bot = min(x[2] for x in r), max(x[4] for x in r)
+            mid = (c[2] + c[4]) / 2  # a small mark (",", "。") sits low in the line: its middle is inside it
+            if top <= mid <= bot or min(bot, c[4]) - max(top, c[2]) > 0.5 * min(bot - top, c[4] - c[2]):
+                r.append(c)
+                continue
+        rows.append([c])
+    for r in rows:
+        r.sort(key=lambda c: c[1])
+    return rows
+
+
+def text_lines(chars: list[Char]) -> list[TextLine]:
+    """The visible characters as text lines, as a text detector would box them: rows cut where the
+    gap between neighbours is wider than ``LINE_GAP`` character heights."""
+    out: list[TextLine] = []
+    for r in _rows([c for c in chars if not c[5]]):
+        # the row's character height (a glyph's own box may be a dot's or a "一"'s)
+        h = max(1.0, float(np.percentile([c[4] - c[2] for c in r], 90)))
+        piece: list[Char] = []
+        for c in r:
+            if piece and c[1] - piece[-1][3] > LINE_GAP * h:
+                out.append(_line(piece, h))
+                piece = []
+            piece.append(c)
+        if piece:
+            out.append(_line(piece, h))
+    return [ln for ln in out if ln.text]
+
+
+def _line(piece: list[Char], h: float) -> TextLine:
+    """One text line, its box padded as the text detector pads the boxes it finds (a third of the
+    characters' height above and below, table.align.BOX_TO_CHAR), so the stages after it see the
+    same geometry from either path."""
+    text = "".join(c[0] for c in piece).strip()
+    pad = PAD * h
+    box = [min(c[1] for c in piece) - pad, min(c[2] for c in piece) - pad,
+           max(c[3] for c in piece) + pad, max(c[4] for c in piece) + pad]
+    return TextLine([round(v, 1) for v in box], text, [1.0] * len(text))
+
+
+def cell_text(chars: list[Char]) -> tuple[str, int]:
+    """(text, lines) of the characters in one cell: rows top to bottom, wrapped lines joined."""
+    rows = _rows(chars)
+    return "".join("".join(c[0] for c in r) for r in rows).strip(), len(rows)
+
+
+def cell_confidence(text: str, straddled: bool, common: frozenset, text_grid: bool = False) -> float:
+    if decode_problem(text.replace(" ", ""), common):
+        return DOUBTFUL_DECODE
+    return STRADDLED if straddled else (TEXT_GRID if text_grid else SURE)
+
+
+def table_from_layer(g: GridTable, chars: list[Char], page_no: int, index: int, common: frozenset) -> Table:
+    """A grid and the layer's characters as a Table."""
+    cells = []
+    vis = [c for c in chars if not c[5] and not c[0].isspace()]
+    centres = np.array([((c[1] + c[3]) / 2, (c[2] + c[4]) / 2) for c in vis]).reshape(-1, 2)
+    for gc in g.cells:
+        x0, y0, x1, y1 = gc.bbox
+        inside = (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
+        mine = [vis[i] for i in np.flatnonzero(inside)]
+        text, n_lines = cell_text(mine)
+        straddled = any(c[1] < x0 - 2 or c[3] > x1 + 2 or c[2] < y0 - 2 or c[4] > y1 + 2 for c in mine)
+        ev = OcrEvidence(mean_prob=1.0, min_prob=1.0, n_chars=len(text), n_lines=n_lines)
+        text_grid = g.source != "lines"
+        st = StructureEvidence(borders_seen=round(float(gc.borders_seen), 3), span_inferred=text_grid,
+                               source="text" if text_grid else "lines", pieces=gc.pieces if text_grid else None)
+        cell = Cell(row=gc.row, col=gc.col, rowspan=gc.rowspan, colspan=gc.colspan,
+                    bbox=[round(float(v), 1) for v in gc.bbox], text=text, ocr=ev, structure=st)
+        cell.confidence = cell_confidence(text, straddled, common, text_grid)
+        cells.append(cell)
+    return Table(id=f"p{page_no}-t{index}", bbox=[round(float(v), 1) for v in g.bbox], n_rows=g.n_rows,
+                 n_cols=g.n_cols, cells=cells, source="lines" if g.source == "lines" else "text",
+                 col_edges=[round(float(v), 1) for v in g.col_edges], text_source="pdf")
+
+
+def scale_grid(g: GridTable, f: float) -> GridTable:
+    """A grid found on the rulings drawn at a lower dpi, in pixels of the page image (``f`` times)."""
+    if f == 1.0:
+        return g
+    sc = lambda b: tuple(float(v) * f for v in b)  # noqa: E731
+    return GridTable(bbox=sc(g.bbox), row_edges=[v * f for v in g.row_edges], col_edges=[v * f for v in g.col_edges],
+                     cells=[replace(c, bbox=sc(c.bbox)) for c in g.cells], source=g.source)
+
+
+def inked_but_unlettered(g: GridTable, layer: Layer) -> bool:
+    """A ruled grid whose inked cells mostly hold no character of the layer: a table pasted in as
+    an image (a scan inside a born-digital page). Its cells are to be OCR'd."""
+    g_img = layer.gray
+    h, w = g_img.shape
+    vis = [c for c in layer.chars if not c[5] and not c[0].isspace()]
+    centres = np.array([((c[1] + c[3]) / 2, (c[2] + c[4]) / 2) for c in vis]).reshape(-1, 2)
+    inked = bare = 0
+    for gc in g.cells:
+        x0, y0, x1, y1 = (int(round(v)) for v in gc.bbox)
+        pad = 4  # inside the rules
+        crop = g_img[max(0, y0 + pad):min(h, y1 - pad), max(0, x0 + pad):min(w, x1 - pad)]
+        if crop.size == 0 or int(crop.min()) >= 160:
+            continue
+        inked += 1
+        inside = (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
+        bare += not inside.any()
+    return inked >= 2 and bare > 0.5 * inked
+
+
+def page_from_layer(layer: Layer, number: int, reason: str, common: frozenset = frozenset(),
+                    ocr: Optional[Callable[[list[GridTable], list[Failure]], list[Table]]] = None) -> Page:
+    """The whole page from its text layer (see the module docstring). Ruled grids whose ink the
+    layer has no characters for (a pasted scan) are read by ``ocr`` (grids -> Tables), and the page
+    is then ``mixed``."""
+    t0 = time.perf_counter()
+    failures: list[Failure] = []
+    grids: list[GridTable] = []
+    try:
+        f = layer.dpi / layer.rulings_dpi if layer.rulings_dpi else 1.0
+        grids = [scale_grid(g, f) for g in find_tables(layer.rulings)]
+    except Exception as e:  # noqa: BLE001 - the page goes on without ruled tables
+        failures.append(Failure(stage="table", category="error", message=str(e), page=number))
+    pasted = [g for g in grids if ocr is not None and inked_but_unlettered(g, layer)]
+    grids = [g for g in grids if not any(g is p for p in pasted)]
+    lines = text_lines(layer.chars)
+    grids += unruled_tables(layer.gray, grids + pasted, lines, [], failures, number)
+    tables = []
+    for i, g in enumerate(grids):
+        try:
+            tables.append(table_from_layer(g, layer.chars, number, i, common))
+        except Exception as e:  # noqa: BLE001
+            failures.append(Failure(stage="table", category="error", message=f"table {i}: {e}", page=number))
+    if pasted:
+        tables += ocr(pasted, failures)
+        reason += f"; {len(pasted)} table(s) pasted in as images OCR'd"
+    tables.sort(key=lambda t: (t.bbox[1], t.bbox[0]))
+    for i, t in enumerate(tables):
+        t.id = f"p{number}-t{i}"
+    free = [ln for ln in lines if not any(inside_frac(ln.bbox, t.bbox) > 0.5 for t in tables)]
+    page = Page(page=number, width=layer.width, height=layer.height, dpi=layer.dpi,
+                transform=Transform(source_width=layer.width, source_height=layer.height),
+                text_layer=True, text_source="mixed" if pasted else "pdf", text_source_reason=reason)
+    page.tables = tables
+    page.paragraphs = paragraphs(free, None, layer.width)
+    for p in page.paragraphs:  # the characters are the file's: no recogniser's doubt in them
+        p.confidence = cell_confidence(p.text, False, common)
+    page.regions = [Region(kind="table", bbox=list(t.bbox), source="lines" if t.source == "lines" else "text")
+                    for t in tables]
+    page.failures = failures
+    page.seconds = round(time.perf_counter() - t0, 3)
+    return page
+

@@ -1,0 +1,169 @@
+"""What a PDF page itself says: its characters with their boxes, how much of it is a scanned image,
+and its vector graphics (rulings) drawn alone.
+
+``read_layer`` runs where the PDF is open (in the render sandbox, ingest/sandbox.py, under the same
+time and memory limits as a render) and returns plain data: a ``Layer`` with the characters in page
+pixels at the requested dpi and two images of the page at that dpi, the page as printed and the
+page with its text hidden (what the vector rulings and any images draw).
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# pdfium page-object types and text render modes
+OBJ_TEXT, OBJ_IMAGE, OBJ_FORM = 1, 3, 5
+INVISIBLE = 3  # FPDF_TEXTRENDERMODE_INVISIBLE: the text of an OCR layer laid over a scan
+# read_layer draws the rulings only for a page that may be read from its layer (trust.py's first tests)
+MIN_CHARS, SCAN_COVER = 10, 0.5
+RULINGS_DPI = 100.0  # the rulings are given at about this dpi (see read_layer)
+
+
+@dataclass
+class Layer:
+    width: int  # page image size (px) at ``dpi``
+    height: int
+    dpi: float
+    # one entry per character of the text layer, in content order: (text, x0, y0, x1, y1, invisible)
+    # in page pixels; generated characters (spaces and breaks pdfium inserts) are left out
+    chars: list[tuple[str, float, float, float, float, bool]] = field(default_factory=list)
+    image_cover: float = 0.0  # share of the page area under image objects (a scan: nearly all of it)
+    images: list = field(default_factory=list)  # the image objects' boxes, page pixels
+    gray: Any = None  # the page as printed (uint8, height x width)
+    rulings: Any = None  # the page with every text object hidden (rulings, shading, images), at rulings_dpi
+    rulings_dpi: float = 0.0
+    rotation: int = 0  # the page's /Rotate (its characters' boxes are in the unturned page)
+    error: str = ""  # why the layer could not be read (then ``chars`` is empty)
+
+    def meta(self) -> dict:
+        """Everything but the images, as JSON-able data."""
+        return {"width": self.width, "height": self.height, "dpi": self.dpi, "rulings_dpi": self.rulings_dpi,
+                "image_cover": self.image_cover,
+                "rotation": self.rotation, "error": self.error, "images": self.images,
+                "chars": [list(c) for c in self.chars]}
+
+    @classmethod
+    def from_meta(cls, meta: dict, gray: np.ndarray, rulings: np.ndarray) -> "Layer":
+        chars = [(str(c[0]), float(c[1]), float(c[2]), float(c[3]), float(c[4]), bool(c[5])) for c in meta["chars"]]
+        return cls(int(meta["width"]), int(meta["height"]), float(meta["dpi"]), chars, float(meta["image_cover"]),
+                   [[float(v) for v in b[:4]] for b in meta.get("images", [])], gray, rulings, float(meta["rulings_dpi"]),
+                   int(meta.get("rotation") or 0), str(meta.get("error") or ""))
+
+
+def over_images(layer: "Layer") -> float:
+    """Share of the layer's characters (invisible ones too) whose centre lies on an image object:
+    an OCR layer laid over a scan has nearly all of them there, a born-digital page with a picture few."""
+    vis = [c for c in layer.chars if not c[0].isspace()]
+    if not vis or not layer.images:
+        return 0.0
+    on = sum(any(b[0] <= (c[1] + c[3]) / 2 <= b[2] and b[1] <= (c[2] + c[4]) / 2 <= b[3] for b in layer.images) for c in vis)
+    return on / len(vis)
+
+
+def _to_gray(bitmap) -> np.ndarray:
+    arr = bitmap.to_numpy()
+    if arr.ndim == 3:
+        arr = arr[..., 0] if arr.shape[2] == 1 else np.asarray(np.dot(arr[..., :3], [0.114, 0.587, 0.299]), np.uint8)
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _chars(page, scale: float, w_pt: float, h_pt: float) -> list[tuple[str, float, float, float, float, bool]]:
+    """The page's characters (generated ones and those whose centre lies off the page left out)."""
+    import pypdfium2.raw as raw
+
+    tp = page.get_textpage()
+    out = []
+    try:
+        l, b, r, t = (ctypes.c_double() for _ in range(4))
+        for i in range(tp.count_chars()):
+            if raw.FPDFText_IsGenerated(tp.raw, i) == 1:
+                continue
+            code = raw.FPDFText_GetUnicode(tp.raw, i)
+            if not code or not raw.FPDFText_GetCharBox(tp.raw, i, l, r, b, t):
+                continue
+            if not (0 <= (l.value + r.value) / 2 <= w_pt and 0 <= (b.value + t.value) / 2 <= h_pt):
+                continue  # off the page: never seen
+            try:
+                ch = chr(code)
+            except (ValueError, OverflowError):
+                ch = "\ufffd"
+            obj = raw.FPDFText_GetTextObject(tp.raw, i)
+            invisible = bool(obj) and raw.FPDFTextObj_GetTextRenderMode(obj) == INVISIBLE
+            out.append((ch, round(l.value * scale, 1), round((h_pt - t.value) * scale, 1),
+                        round(r.value * scale, 1), round((h_pt - b.value) * scale, 1), invisible))
+    finally:
+        tp.close()
+    return out
+
+
+def _images(page, w_pt: float, h_pt: float, scale: float) -> tuple[float, list[list[float]]]:
+    """(share of the page under image objects, their boxes unioned on a coarse grid; the boxes in
+    page pixels)."""
+    cov = np.zeros((100, 100), bool)
+    boxes = []
+    for obj in page.get_objects(max_depth=3):
+        if obj.type != OBJ_IMAGE:
+            continue
+        x0, y0, x1, y1 = obj.get_bounds()
+        a, c = int(max(0, x0) / w_pt * 100), int(np.ceil(min(w_pt, x1) / w_pt * 100))
+        b, d = int(max(0, h_pt - y1) / h_pt * 100), int(np.ceil(min(h_pt, h_pt - y0) / h_pt * 100))
+        cov[b:d, a:c] = True
+        if len(boxes) < 200:
+            boxes.append([round(x0 * scale, 1), round((h_pt - y1) * scale, 1), round(x1 * scale, 1), round((h_pt - y0) * scale, 1)])
+    return float(cov.mean()), boxes
+
+
+def _hide_text(page) -> int:
+    """Every text object set to invisible (forms included): what is left to draw is the page's
+    graphics. Returns how many were hidden."""
+    import pypdfium2.raw as raw
+
+    n = 0
+    for obj in page.get_objects(max_depth=3):
+        if obj.type == OBJ_TEXT:
+            raw.FPDFTextObj_SetTextRenderMode(obj.raw, INVISIBLE)
+            n += 1
+    return n
+
+
+def read_layer(src, number: int, dpi: float) -> Layer:
+    """Page ``number`` (1-based) of an opened PDF source (ingest.open_source), at ``dpi`` (lowered
+    for a huge page as a render would be). A text layer that cannot be read leaves ``chars`` empty
+    and says why in ``error``; the page's text is hidden for the second render, so this page of
+    ``src`` is not to be read again for its text (pdfium drops the change when the page closes)."""
+    from ..ingest import pdf_scale
+
+    page = src._handle[number - 1]
+    try:
+        w_pt, h_pt = page.get_size()
+        scale, dpi = pdf_scale(src.path, page, dpi)
+        gray = _to_gray(page.render(scale=scale, grayscale=True))
+        h, w = gray.shape
+        layer = Layer(w, h, dpi, gray=gray, rotation=int(page.get_rotation() or 0))
+        try:
+            layer.chars = _chars(page, scale, w_pt, h_pt)
+            layer.image_cover, layer.images = _images(page, w_pt, h_pt, scale)
+            if len(layer.chars) < MIN_CHARS or layer.image_cover > SCAN_COVER and over_images(layer) > 0.5:
+                return layer  # a scan, or no layer to speak of: it will be OCR'd, no rulings needed
+            _hide_text(page)
+            # rulings at about RULINGS_DPI (the grid stage's time goes with pixels; a table's rows are
+            # still ~20 px tall there), crisp (no anti-aliasing of paths)
+            full = _to_gray(page.render(scale=scale, grayscale=True, no_smoothpath=True))
+            k = max(1, int(dpi // RULINGS_DPI))  # drawn at the page's dpi, then the darkest of each k x k block:
+            if k > 1:  # a hairline thinner than a pixel at the lower dpi stays
+                import cv2
+
+                full = cv2.erode(full, np.ones((k, k), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[::k, ::k]
+            layer.rulings = np.ascontiguousarray(full)
+            layer.rulings_dpi = dpi / k
+        except Exception as e:  # noqa: BLE001 - a layer that breaks the reader: the page is OCR'd
+            layer.chars, layer.error = [], f"{type(e).__name__}: {e}"[:300]
+        if layer.rulings is None and not layer.error and len(layer.chars) >= MIN_CHARS and \
+                (layer.image_cover <= SCAN_COVER or over_images(layer) <= 0.5):
+            layer.error = "its rulings could not be drawn"
+    finally:
+        page.close()
+    return layer
