@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 from typing import Optional
 
 import cv2
@@ -42,6 +41,7 @@ from .table import GridTable, find_tables
 from .table.align import FIGURE
 from .table.unruled import unruled_tables
 from .textlayer import common_set, judge, page_from_layer, read_layer
+from .textlayer.read import read_rulings
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,20 @@ class PageReader:
 
     def _read_pdf_page(self, src: ingest.Source, n: int, dpi: float) -> Page:
         """A PDF page from its own text layer when that can be trusted (textlayer.trust), else by
-        OCR of the page as printed (rendered once for both)."""
-        layer = self.sandbox.layer(src.path, n, dpi) if self.sandbox is not None else read_layer(src, n, dpi)
+        OCR of the page as printed (sent with the layer when the layer could not be read, rendered
+        again when it was but is not trusted)."""
+        sb = self.sandbox
+        layer = sb.layer(src.path, n, dpi) if sb is not None else read_layer(src, n, dpi)
+        gray = (lambda: np.array(sb.render(src.path, n, dpi).gray)) if sb is not None else \
+            (lambda: ingest.render_page(src, n, dpi).gray)
         verdict = judge(layer, self._common)
         if verdict.use:
-            return page_from_layer(layer, n, verdict.reason, self._common, ocr=partial(self._ocr_grids, layer.gray, n))
-        page = self.read_image(np.array(layer.gray), n, layer.dpi)
+            rulings = (lambda: np.array(sb.rulings(src.path, n, dpi))) if sb is not None else \
+                (lambda: read_rulings(src, n, dpi))
+            return page_from_layer(layer, n, verdict.reason, self._common,
+                                   ocr=lambda grids, failures: self._ocr_grids(gray(), n, grids, failures),
+                                   full_rulings=rulings)
+        page = self.read_image(np.array(layer.gray) if layer.gray is not None else gray(), n, layer.dpi)
         page.text_source, page.text_source_reason = "ocr", verdict.reason
         return page
 

@@ -135,6 +135,11 @@ class RenderSandbox:
         gray = np.frombuffer(data, dtype=np.uint8).reshape(int(head["h"]), int(head["w"]))  # writable, not copied
         return PageImage(number, gray, float(head["dpi"]) if head.get("dpi") else None)
 
+    def rulings(self, path: str | os.PathLike, number: int, dpi: float = 200.0) -> np.ndarray:
+        """Page ``number``'s rulings drawn alone at ``dpi`` (textlayer.read.read_rulings), in the helper."""
+        head, data = self._call(path, number, dpi, "rulings")
+        return np.frombuffer(data, dtype=np.uint8).reshape(int(head["h"]), int(head["w"]))
+
     def layer(self, path: str | os.PathLike, number: int, dpi: float = 200.0):
         """Page ``number`` of a PDF read in the helper for its text layer (textlayer.read_layer):
         the page as printed, its rulings drawn alone and its characters."""
@@ -145,7 +150,7 @@ class RenderSandbox:
         n, m = h * w, rh * rw
         try:
             meta = json.loads(bytes(data[n + m:]))
-            gray = np.frombuffer(data, dtype=np.uint8, count=n).reshape(h, w)
+            gray = np.frombuffer(data, dtype=np.uint8, count=n).reshape(h, w) if n else None
             rulings = np.frombuffer(data, dtype=np.uint8, count=m, offset=n).reshape(rh, rw) if m else None
             return Layer.from_meta(meta, gray, rulings)
         except (ValueError, KeyError, TypeError):
@@ -173,15 +178,16 @@ class RenderSandbox:
                     raise PageLimitError(path, number, "render_error", reason)
                 raise InputError(path, reason, cat)
             h, w = int(head["h"]), int(head["w"])
-            if not (0 < h and 0 < w and h * w <= MAX_PIXELS * 1.01):  # the renderer rounds up
+            least = 0 if kind == "layer" else 1  # a layer's answer may hold no page image
+            if not (least <= h and least <= w and h * w <= MAX_PIXELS * 1.01):  # the renderer rounds up
                 raise ValueError(f"bad image size {w}x{h}")
             extra = int(head.get("meta", 0))
             if not 0 <= extra <= MAX_META:
                 raise ValueError(f"bad answer length {extra}")
             rh, rw = int(head.get("rh", 0)), int(head.get("rw", 0))
-            if not (0 <= rh * rw <= h * w):
+            if not (0 <= rh and 0 <= rw and rh * rw <= MAX_PIXELS * 1.01):
                 raise ValueError(f"bad rulings size {rw}x{rh}")
-            size = h * w if kind == "page" else h * w + rh * rw + extra
+            size = h * w + (rh * rw + extra if kind == "layer" else 0)
             data = self._read_exact(p, size, deadline, peak)
         except TimeoutError:
             self._stop()
@@ -294,15 +300,19 @@ def _serve(memory_mb: int) -> None:
             src = cache["src"]
             if not 1 <= n <= src.n_pages:
                 raise InputError(path, f"no page {n} (the file has {src.n_pages})", "corrupt")
-            if req.get("kind") == "layer":
-                from ..textlayer.read import read_layer
+            if req.get("kind") in ("layer", "rulings"):
+                from ..textlayer.read import read_layer, read_rulings
 
                 if src.kind != "pdf":
                     raise InputError(path, "not a PDF: no text layer", "unsupported")
+                if req["kind"] == "rulings":
+                    r = np.ascontiguousarray(read_rulings(src, n, dpi), dtype=np.uint8)
+                    reply({"ok": 1, "h": int(r.shape[0]), "w": int(r.shape[1]), "dpi": dpi}, r.tobytes())
+                    continue
                 layer = read_layer(src, n, dpi)
                 meta = json.dumps(layer.meta(), ensure_ascii=True).encode()
-                g = np.ascontiguousarray(layer.gray, dtype=np.uint8)
-                r = np.ascontiguousarray(layer.rulings if layer.rulings is not None else np.zeros((0, 0)), dtype=np.uint8)
+                none = np.zeros((0, 0), np.uint8)
+                g, r = (np.ascontiguousarray(a if a is not None else none, dtype=np.uint8) for a in (layer.gray, layer.rulings))
                 reply({"ok": 1, "h": int(g.shape[0]), "w": int(g.shape[1]), "rh": int(r.shape[0]), "rw": int(r.shape[1]),
                        "dpi": layer.dpi, "meta": len(meta)}, g.tobytes() + r.tobytes() + meta)
                 continue

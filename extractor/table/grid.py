@@ -456,20 +456,22 @@ def _merge_jogs(segs: np.ndarray, cs, lo, hi, labels, max_dist: float, tol: floa
 # ------------------------------------------------------------------ main entry
 
 
-def find_tables(gray: np.ndarray, regions: list[tuple] | None = None) -> list[GridTable]:
+def find_tables(gray: np.ndarray, regions: list[tuple] | None = None, text_h: float | None = None) -> list[GridTable]:
     """All ruled tables on the page, top-to-bottom.
 
     ``regions`` are optional hint boxes (x0, y0, x1, y1) from a layout model;
     tables are found without them.  When given, line groups that fall in the
     same region are merged into one table (helps tables whose lines are broken
-    into separate groups).
+    into separate groups). ``text_h``: the characters' height in pixels when the
+    caller knows it (a PDF's rulings drawn without their text, textlayer/);
+    otherwise measured on the page.
     """
     if gray.ndim == 3:
         gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY)
     gray = np.ascontiguousarray(gray)
     p = _params(gray.shape)
     sigma = _noise_sigma(gray)
-    p = _params(gray.shape, _text_height(binarize(gray, p, sigma=sigma), p))
+    p = _params(gray.shape, text_h if text_h else _text_height(binarize(gray, p, sigma=sigma), p))
     bw = binarize(gray, p, sensitive=True, sigma=sigma)
     hm, vm, hp, vp = _line_and_piece_masks(bw, p)
     ang = _skew_deg(hm, vm, p)

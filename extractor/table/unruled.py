@@ -7,6 +7,8 @@ are merged and the form rows above a grid joined to it.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..geometry import inside_frac, iou
@@ -15,15 +17,17 @@ from .align import Line, extend_up, merge_stacked, table_from_lines, text_table_
 from .grid import GridTable
 
 
-def unruled_tables(gray: np.ndarray, grids: list[GridTable], lines: list, layout_tables: list,
-                    failures: list[Failure], number: int) -> list[GridTable]:
+def unruled_tables(gray: Optional[np.ndarray], grids: list[GridTable], lines: list, layout_tables: list,
+                    failures: list[Failure], number: int, size: Optional[tuple[int, int]] = None) -> list[GridTable]:
     """Grids from text alignment where no ruled grid is: each candidate region (the layout
     model's tables, then runs of aligned rows found in the text itself) that overlaps no ruled
-    grid and no table already built, and whose lines show table evidence (align.is_table)."""
+    grid and no table already built, and whose lines show table evidence (align.is_table).
+    ``gray``: the page image (detected boxes are cut at its blank runs); None with lines whose
+    boxes are exact (a PDF's text layer), the page's (height, width) then given as ``size``."""
+    height, page_w = gray.shape[:2] if gray is not None else size
     texts = [Line(tuple(ln.bbox), ln.text) for ln in lines
              if not any(inside_frac(ln.bbox, g.bbox) > 0.5 for g in grids)]
     out: list[GridTable] = []
-    page_w = gray.shape[1]
     try:
         cands = text_table_regions(texts, page_w)
         for reg in layout_tables:  # the model's regions, cut at titles and meta lines as the text's are
@@ -46,7 +50,7 @@ def unruled_tables(gray: np.ndarray, grids: list[GridTable], lines: list, layout
                                      for o in grids + out):
             out.append(g)
     try:  # the parts of one form (project block, KPI grid) are one table, with its form rows above
-        out = merge_stacked(out, texts, max_gap=0.4 * gray.shape[0])
+        out = merge_stacked(out, texts, max_gap=0.4 * height)
         free = [t for t in texts if not any(inside_frac(t.bbox, o.bbox) > 0.5 for o in grids + out)]
         out = [extend_up(g, free) for g in out]
     except Exception as e:  # noqa: BLE001

@@ -32,7 +32,8 @@ from .read import Layer
 from .trust import decode_problem
 
 # a gap between two characters on one row wider than this many character heights ends a text line
-LINE_GAP = 1.0
+# (as align.split_at_gaps cuts a detected box at a blank run)
+LINE_GAP = 0.7
 # a text line's box padded by this many character heights each side (1 / BOX_TO_CHAR = 1 + 2 x PAD)
 PAD = (1 / BOX_TO_CHAR - 1) / 2
 # raw confidence (mapped by ``layer_cells`` in models/calibration.json, scripts/calibrate_layer.py):
@@ -81,13 +82,12 @@ def text_lines(chars: list[Char]) -> list[TextLine]:
 
 
 def _line(piece: list[Char], h: float) -> TextLine:
-    """One text line, its box padded as the text detector pads the boxes it finds (a third of the
-    characters' height above and below, table.align.BOX_TO_CHAR), so the stages after it see the
-    same geometry from either path."""
+    """One text line, its box padded above and below as the text detector pads the boxes it finds
+    (a third of the characters' height, table.align.BOX_TO_CHAR) and as wide as its ink, as
+    align.split_at_gaps trims them, so the stages after it see the same geometry from either path."""
     text = "".join(c[0] for c in piece).strip()
-    pad = PAD * h
-    box = [min(c[1] for c in piece) - pad, min(c[2] for c in piece) - pad,
-           max(c[3] for c in piece) + pad, max(c[4] for c in piece) + pad]
+    pad = PAD * h  # above and below only: across, the ink's own extent is what lines up (align.split_at_gaps)
+    box = [min(c[1] for c in piece), min(c[2] for c in piece) - pad, max(c[3] for c in piece), max(c[4] for c in piece) + pad]
     return TextLine([round(v, 1) for v in box], text, [1.0] * len(text))
 
 
@@ -127,6 +127,13 @@ def table_from_layer(g: GridTable, chars: list[Char], page_no: int, index: int, 
                  col_edges=[round(float(v), 1) for v in g.col_edges], text_source="pdf")
 
 
+def char_height(layer: Layer) -> Optional[float]:
+    """The page's character height in page pixels (80th percentile of the Chinese characters' and
+    digits' boxes, as the grid stage measures it on a scan); None with too few."""
+    hs = [c[4] - c[2] for c in layer.chars if not c[5] and (c[0].isdigit() or "\u4e00" <= c[0] <= "\u9fff")]
+    return float(np.percentile(hs, 80)) if len(hs) >= 20 else None
+
+
 def scale_grid(g: GridTable, f: float) -> GridTable:
     """A grid found on the rulings drawn at a lower dpi, in pixels of the page image (``f`` times)."""
     if f == 1.0:
@@ -138,16 +145,17 @@ def scale_grid(g: GridTable, f: float) -> GridTable:
 
 def inked_but_unlettered(g: GridTable, layer: Layer) -> bool:
     """A ruled grid whose inked cells mostly hold no character of the layer: a table pasted in as
-    an image (a scan inside a born-digital page). Its cells are to be OCR'd."""
-    g_img = layer.gray
-    h, w = g_img.shape
+    an image (a scan inside a born-digital page; images are drawn with the rulings). Its cells are
+    to be OCR'd."""
+    img, f = layer.rulings, layer.dpi / (layer.rulings_dpi or layer.dpi)
+    h, w = img.shape
     vis = [c for c in layer.chars if not c[5] and not c[0].isspace()]
     centres = np.array([((c[1] + c[3]) / 2, (c[2] + c[4]) / 2) for c in vis]).reshape(-1, 2)
     inked = bare = 0
     for gc in g.cells:
-        x0, y0, x1, y1 = (int(round(v)) for v in gc.bbox)
-        pad = 4  # inside the rules
-        crop = g_img[max(0, y0 + pad):min(h, y1 - pad), max(0, x0 + pad):min(w, x1 - pad)]
+        x0, y0, x1, y1 = gc.bbox
+        pad = 3  # inside the rules (rulings pixels)
+        crop = img[max(0, int(y0 / f) + pad):min(h, int(y1 / f) - pad), max(0, int(x0 / f) + pad):min(w, int(x1 / f) - pad)]
         if crop.size == 0 or int(crop.min()) >= 160:
             continue
         inked += 1
@@ -156,23 +164,103 @@ def inked_but_unlettered(g: GridTable, layer: Layer) -> bool:
     return inked >= 2 and bare > 0.5 * inked
 
 
+def _piece(g: GridTable, r0: int, r1: int) -> Optional[GridTable]:
+    """Rows r0..r1-1 of ``g`` as a grid of their own, the columns no cell there uses dropped."""
+    cells = [c for c in g.cells if c.row >= r0 and c.row + c.rowspan <= r1]
+    if not cells:
+        return None
+    used = sorted({c.col for c in cells} | {c.col + c.colspan for c in cells})
+    idx = {k: i for i, k in enumerate(used)}
+    cols = [g.col_edges[k] for k in used]
+    out = [replace(c, row=c.row - r0, col=idx[c.col], colspan=idx[c.col + c.colspan] - idx[c.col]) for c in cells]
+    rows = g.row_edges[r0:r1 + 1]
+    return GridTable(bbox=(cols[0], rows[0], cols[-1], rows[-1]), row_edges=list(rows), col_edges=cols, cells=out,
+                     source=g.source)
+
+
+def split_at_blank_rows(g: GridTable, rulings: np.ndarray, f: float, chars: list[Char]) -> list[GridTable]:
+    """A grid cut where one of its rows is the blank gap between two tables drawn close (on the
+    rulings at a lower dpi the grid stage may bridge it): no ruling crosses the row at any column
+    boundary, no character lies in it and no cell spans it. ``f``: page pixels per rulings pixel."""
+    h, w = rulings.shape
+    vis = [c for c in chars if not c[5] and not c[0].isspace()]
+    for r in range(1, g.n_rows - 1):
+        y0, y1 = g.row_edges[r] / f, g.row_edges[r + 1] / f
+        a, b = int(y0) + 2, int(np.ceil(y1)) - 2
+        if b <= a or any(c.row < r < c.row + c.rowspan for c in g.cells):
+            continue
+        crossed = False
+        for x in g.col_edges:
+            xi = int(round(x / f))
+            band = rulings[a:b, max(0, xi - 2):min(w, xi + 3)]
+            if band.size and (band.min(axis=1) < 160).mean() > 0.5:
+                crossed = True
+                break
+        if crossed or any(g.row_edges[r] <= (c[2] + c[4]) / 2 <= g.row_edges[r + 1]
+                          and g.bbox[0] <= (c[1] + c[3]) / 2 <= g.bbox[2] for c in vis):
+            continue
+        top, bottom = _piece(g, 0, r), _piece(g, r + 1, g.n_rows)
+        if top is None or bottom is None:
+            continue
+        return [top] + split_at_blank_rows(bottom, rulings, f, chars)
+    return [g]
+
+
+def _suspect(grids: list[GridTable], chars: list[Char]) -> bool:
+    """A cell whose characters stand in two runs far apart on one row: two columns the grid stage
+    ran together (a boundary lost at the lower dpi)."""
+    vis = [c for c in chars if not c[5] and not c[0].isspace()]
+    if not vis:
+        return False
+    cx = np.array([(c[1] + c[3]) / 2 for c in vis])
+    cy = np.array([(c[2] + c[4]) / 2 for c in vis])
+    for g in grids:
+        for gc in g.cells:
+            x0, y0, x1, y1 = gc.bbox
+            idx = np.flatnonzero((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1))
+            if len(idx) < 2:
+                continue
+            for r in _rows([vis[i] for i in idx]):
+                h = max(c[4] - c[2] for c in r)
+                if any(b[1] - a[3] > 1.5 * h for a, b in zip(r, r[1:])):
+                    return True
+    return False
+
+
+def ruled_grids(layer: Layer, full_rulings: Optional[Callable[[], np.ndarray]] = None) -> list[GridTable]:
+    """The page's ruled grids from its rulings drawn alone: first on those at about FAST_DPI (the
+    grid stage's time goes with pixels; read.pooled keeps every hairline); where that looks wrong
+    (two tables bridged across a blank gap, or a cell holding two runs of text far apart) again on
+    the rulings at the page's dpi (``full_rulings``)."""
+    th = char_height(layer)
+    f = layer.dpi / (layer.rulings_dpi or layer.dpi)
+    found = find_tables(layer.rulings, text_h=th / f if th else None)
+    grids = [p for g in found for p in split_at_blank_rows(scale_grid(g, f), layer.rulings, f, layer.chars)]
+    if f == 1.0 or full_rulings is None or (len(grids) == len(found) and not _suspect(grids, layer.chars)):
+        return grids
+    full = full_rulings()
+    f = layer.width / full.shape[1] if full.shape[1] else 1.0
+    return [p for g in find_tables(full, text_h=th / f if th else None)
+            for p in split_at_blank_rows(scale_grid(g, f), full, f, layer.chars)]
+
+
 def page_from_layer(layer: Layer, number: int, reason: str, common: frozenset = frozenset(),
-                    ocr: Optional[Callable[[list[GridTable], list[Failure]], list[Table]]] = None) -> Page:
+                    ocr: Optional[Callable[[list[GridTable], list[Failure]], list[Table]]] = None,
+                    full_rulings: Optional[Callable[[], np.ndarray]] = None) -> Page:
     """The whole page from its text layer (see the module docstring). Ruled grids whose ink the
     layer has no characters for (a pasted scan) are read by ``ocr`` (grids -> Tables), and the page
-    is then ``mixed``."""
+    is then ``mixed``; ``full_rulings`` draws the rulings at the page's dpi where needed."""
     t0 = time.perf_counter()
     failures: list[Failure] = []
     grids: list[GridTable] = []
     try:
-        f = layer.dpi / layer.rulings_dpi if layer.rulings_dpi else 1.0
-        grids = [scale_grid(g, f) for g in find_tables(layer.rulings)]
+        grids = ruled_grids(layer, full_rulings)
     except Exception as e:  # noqa: BLE001 - the page goes on without ruled tables
         failures.append(Failure(stage="table", category="error", message=str(e), page=number))
     pasted = [g for g in grids if ocr is not None and inked_but_unlettered(g, layer)]
     grids = [g for g in grids if not any(g is p for p in pasted)]
     lines = text_lines(layer.chars)
-    grids += unruled_tables(layer.gray, grids + pasted, lines, [], failures, number)
+    grids += unruled_tables(None, grids + pasted, lines, [], failures, number, size=(layer.height, layer.width))
     tables = []
     for i, g in enumerate(grids):
         try:

@@ -19,7 +19,8 @@ OBJ_TEXT, OBJ_IMAGE, OBJ_FORM = 1, 3, 5
 INVISIBLE = 3  # FPDF_TEXTRENDERMODE_INVISIBLE: the text of an OCR layer laid over a scan
 # read_layer draws the rulings only for a page that may be read from its layer (trust.py's first tests)
 MIN_CHARS, SCAN_COVER = 10, 0.5
-RULINGS_DPI = 100.0  # the rulings are given at about this dpi (see read_layer)
+FAST_DPI = 100.0  # the rulings are sent at about this dpi (the grid stage's time goes with pixels)
+INK = 160  # a grey level darker than this is ink
 
 
 @dataclass
@@ -32,7 +33,8 @@ class Layer:
     chars: list[tuple[str, float, float, float, float, bool]] = field(default_factory=list)
     image_cover: float = 0.0  # share of the page area under image objects (a scan: nearly all of it)
     images: list = field(default_factory=list)  # the image objects' boxes, page pixels
-    gray: Any = None  # the page as printed (uint8, height x width)
+    gray: Any = None  # the page as printed (uint8, height x width): only with a layer that will not be read
+    ink: float = 0.0  # share of the visible characters whose box holds ink on the printed page
     rulings: Any = None  # the page with every text object hidden (rulings, shading, images), at rulings_dpi
     rulings_dpi: float = 0.0
     rotation: int = 0  # the page's /Rotate (its characters' boxes are in the unturned page)
@@ -42,15 +44,15 @@ class Layer:
         """Everything but the images, as JSON-able data."""
         return {"width": self.width, "height": self.height, "dpi": self.dpi, "rulings_dpi": self.rulings_dpi,
                 "image_cover": self.image_cover,
-                "rotation": self.rotation, "error": self.error, "images": self.images,
+                "rotation": self.rotation, "error": self.error, "images": self.images, "ink": self.ink,
                 "chars": [list(c) for c in self.chars]}
 
     @classmethod
     def from_meta(cls, meta: dict, gray: np.ndarray, rulings: np.ndarray) -> "Layer":
         chars = [(str(c[0]), float(c[1]), float(c[2]), float(c[3]), float(c[4]), bool(c[5])) for c in meta["chars"]]
         return cls(int(meta["width"]), int(meta["height"]), float(meta["dpi"]), chars, float(meta["image_cover"]),
-                   [[float(v) for v in b[:4]] for b in meta.get("images", [])], gray, rulings, float(meta["rulings_dpi"]),
-                   int(meta.get("rotation") or 0), str(meta.get("error") or ""))
+                   [[float(v) for v in b[:4]] for b in meta.get("images", [])], gray, float(meta.get("ink") or 0.0),
+                   rulings, float(meta["rulings_dpi"]), int(meta.get("rotation") or 0), str(meta.get("error") or ""))
 
 
 def over_images(layer: "Layer") -> float:
@@ -129,11 +131,52 @@ def _hide_text(page) -> int:
     return n
 
 
+def on_ink(layer: Layer, gray: np.ndarray) -> float:
+    """Share of visible, non-space characters whose box holds ink on the printed page ``gray``."""
+    h, w = gray.shape
+    n = hit = 0
+    for ch, x0, y0, x1, y1, invisible in layer.chars:
+        if invisible or ch.isspace():
+            continue
+        a, b = max(0, int(x0)), max(0, int(y0))
+        c, d = min(w, int(np.ceil(x1)) + 1), min(h, int(np.ceil(y1)) + 1)
+        n += 1
+        if c > a and d > b and int(gray[b:d, a:c].min()) < INK:
+            hit += 1
+    return hit / n if n else 0.0
+
+
+def pooled(img: np.ndarray, k: int) -> np.ndarray:
+    """``img`` at 1/k of its size, each pixel the darkest of its k x k block (a hairline thinner
+    than a pixel at the lower size stays)."""
+    if k <= 1:
+        return img
+    import cv2
+
+    small = cv2.erode(img, np.ones((k, k), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[::k, ::k]
+    return np.ascontiguousarray(small)
+
+
+def _rulings(page, scale: float) -> np.ndarray:
+    """The page with its text hidden, drawn crisp (no anti-aliasing of paths)."""
+    _hide_text(page)
+    return _to_gray(page.render(scale=scale, grayscale=True, no_smoothpath=True))
+
+
+def usable(layer: Layer) -> bool:
+    """Could this layer be read (enough characters, not laid over a scan)? Only then are its
+    rulings drawn."""
+    return not layer.error and len(layer.chars) >= MIN_CHARS and \
+        (layer.image_cover <= SCAN_COVER or over_images(layer) <= 0.5)
+
+
 def read_layer(src, number: int, dpi: float) -> Layer:
     """Page ``number`` (1-based) of an opened PDF source (ingest.open_source), at ``dpi`` (lowered
-    for a huge page as a render would be). A text layer that cannot be read leaves ``chars`` empty
-    and says why in ``error``; the page's text is hidden for the second render, so this page of
-    ``src`` is not to be read again for its text (pdfium drops the change when the page closes)."""
+    for a huge page as a render would be): its characters, images, the share of its characters on
+    ink, and, when the layer may be read, its rulings at about FAST_DPI (``rulings_dpi``); when it
+    may not, the page as printed at ``dpi`` (``gray``, for its OCR). A text layer that cannot be
+    read leaves ``chars`` empty and says why in ``error``. The page's text is hidden for the
+    rulings (pdfium drops the change when the page closes)."""
     from ..ingest import pdf_scale
 
     page = src._handle[number - 1]
@@ -142,28 +185,30 @@ def read_layer(src, number: int, dpi: float) -> Layer:
         scale, dpi = pdf_scale(src.path, page, dpi)
         gray = _to_gray(page.render(scale=scale, grayscale=True))
         h, w = gray.shape
-        layer = Layer(w, h, dpi, gray=gray, rotation=int(page.get_rotation() or 0))
+        layer = Layer(w, h, dpi, rotation=int(page.get_rotation() or 0))
         try:
             layer.chars = _chars(page, scale, w_pt, h_pt)
             layer.image_cover, layer.images = _images(page, w_pt, h_pt, scale)
-            if len(layer.chars) < MIN_CHARS or layer.image_cover > SCAN_COVER and over_images(layer) > 0.5:
-                return layer  # a scan, or no layer to speak of: it will be OCR'd, no rulings needed
-            _hide_text(page)
-            # rulings at about RULINGS_DPI (the grid stage's time goes with pixels; a table's rows are
-            # still ~20 px tall there), crisp (no anti-aliasing of paths)
-            full = _to_gray(page.render(scale=scale, grayscale=True, no_smoothpath=True))
-            k = max(1, int(dpi // RULINGS_DPI))  # drawn at the page's dpi, then the darkest of each k x k block:
-            if k > 1:  # a hairline thinner than a pixel at the lower dpi stays
-                import cv2
-
-                full = cv2.erode(full, np.ones((k, k), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[::k, ::k]
-            layer.rulings = np.ascontiguousarray(full)
-            layer.rulings_dpi = dpi / k
+            layer.ink = on_ink(layer, gray)
+            if usable(layer):
+                k = max(1, int(dpi // FAST_DPI))
+                layer.rulings, layer.rulings_dpi = pooled(_rulings(page, scale), k), dpi / k
         except Exception as e:  # noqa: BLE001 - a layer that breaks the reader: the page is OCR'd
-            layer.chars, layer.error = [], f"{type(e).__name__}: {e}"[:300]
-        if layer.rulings is None and not layer.error and len(layer.chars) >= MIN_CHARS and \
-                (layer.image_cover <= SCAN_COVER or over_images(layer) <= 0.5):
-            layer.error = "its rulings could not be drawn"
+            layer.chars, layer.error, layer.rulings = [], f"{type(e).__name__}: {e}"[:300], None
+        if layer.rulings is None:
+            layer.gray = gray  # it will be OCR'd: the page as printed comes with it
     finally:
         page.close()
     return layer
+
+
+def read_rulings(src, number: int, dpi: float) -> np.ndarray:
+    """Page ``number``'s rulings at the page's dpi (where those at FAST_DPI were not enough)."""
+    from ..ingest import pdf_scale
+
+    page = src._handle[number - 1]
+    try:
+        scale, _ = pdf_scale(src.path, page, dpi)
+        return _rulings(page, scale)
+    finally:
+        page.close()

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 # MIN_CHARS: fewer characters, no usable layer (a page number); SCAN_COVER: image objects over this
 # share of the page make it a scan (both in read.py, which skips drawing the rulings of such pages)
 from .read import MIN_CHARS, SCAN_COVER, Layer, over_images
@@ -28,8 +26,7 @@ from .read import MIN_CHARS, SCAN_COVER, Layer, over_images
 MAX_INVISIBLE = 0.2  # share of invisible characters above which the layer is an OCR layer
 MAX_BAD = 0.02  # share of private-use / compatibility / replacement / control code points
 MIN_COMMON = 0.9  # share of CJK characters among the common ones
-MIN_ON_INK = 0.9  # share of visible characters whose box holds ink
-INK = 160  # a grey level darker than this is ink
+MIN_ON_INK = 0.9  # share of visible characters whose box holds ink (read.on_ink)
 
 
 @dataclass
@@ -70,22 +67,6 @@ def decode_problem(text: str, common: frozenset = frozenset()) -> str:
     return ""
 
 
-def on_ink(layer: Layer) -> float:
-    """Share of visible, non-space characters whose box holds ink on the printed page."""
-    g = layer.gray
-    h, w = g.shape
-    n = hit = 0
-    for ch, x0, y0, x1, y1, invisible in layer.chars:
-        if invisible or ch.isspace():
-            continue
-        a, b = max(0, int(x0)), max(0, int(y0))
-        c, d = min(w, int(np.ceil(x1)) + 1), min(h, int(np.ceil(y1)) + 1)
-        n += 1
-        if c > a and d > b and int(g[b:d, a:c].min()) < INK:
-            hit += 1
-    return hit / n if n else 0.0
-
-
 def judge(layer: Layer, common: frozenset = frozenset()) -> Verdict:
     """Read this page's text layer, or OCR the page? (see the module docstring)"""
     if layer.error:
@@ -104,7 +85,7 @@ def judge(layer: Layer, common: frozenset = frozenset()) -> Verdict:
     problem = decode_problem("".join(c[0] for c in chars), common)
     if problem:
         return Verdict(False, f"the text layer decodes to garbage ({problem}); the page is OCR'd")
-    ink = on_ink(layer)
+    ink = layer.ink
     if ink < MIN_ON_INK:
         return Verdict(False, f"the text layer's characters do not fall on the page's ink (only {ink:.0%} do); "
                               "the page is OCR'd")
