@@ -227,16 +227,30 @@ def _suspect(grids: list[GridTable], chars: list[Char]) -> bool:
     return False
 
 
+def _lost_rule(grids: list[GridTable], rulings: np.ndarray, f: float) -> bool:
+    """A rule drawn across a grid row's inside that the grid did not take as an edge (the bottom of
+    one table and the top of the next bridged into one row at the lower dpi)."""
+    h, w = rulings.shape
+    for g in grids:
+        a, b = max(0, int(g.bbox[0] / f)), min(w, int(np.ceil(g.bbox[2] / f)))
+        for y0, y1 in zip(g.row_edges, g.row_edges[1:]):
+            top, bot = max(0, int(y0 / f) + 3), min(h, int(y1 / f) - 2)
+            if bot > top and b - a > 10 and ((rulings[top:bot, a:b] < 160).mean(axis=1) > 0.8).any():
+                return True
+    return False
+
+
 def ruled_grids(layer: Layer, full_rulings: Optional[Callable[[], np.ndarray]] = None) -> list[GridTable]:
     """The page's ruled grids from its rulings drawn alone: first on those at about FAST_DPI (the
     grid stage's time goes with pixels; read.pooled keeps every hairline); where that looks wrong
-    (two tables bridged across a blank gap, or a cell holding two runs of text far apart) again on
-    the rulings at the page's dpi (``full_rulings``)."""
+    (two tables bridged across a blank gap, a rule left inside a row, or a cell holding two runs of
+    text far apart) again on the rulings at the page's dpi (``full_rulings``)."""
     th = char_height(layer)
     f = layer.dpi / (layer.rulings_dpi or layer.dpi)
     found = find_tables(layer.rulings, text_h=th / f if th else None)
     grids = [p for g in found for p in split_at_blank_rows(scale_grid(g, f), layer.rulings, f, layer.chars)]
-    if f == 1.0 or full_rulings is None or (len(grids) == len(found) and not _suspect(grids, layer.chars)):
+    if f == 1.0 or full_rulings is None or (len(grids) == len(found) and not _suspect(grids, layer.chars)
+                                             and not _lost_rule(grids, layer.rulings, f)):
         return grids
     full = full_rulings()
     f = layer.width / full.shape[1] if full.shape[1] else 1.0
