@@ -116,16 +116,16 @@ class PageReader:
         again when it was but is not trusted)."""
         sb = self.sandbox
         layer = sb.layer(src.path, n, dpi) if sb is not None else read_layer(src, n, dpi)
-        gray = (lambda: np.array(sb.render(src.path, n, dpi).gray)) if sb is not None else \
+        gray = (lambda: sb.render(src.path, n, dpi).gray) if sb is not None else \
             (lambda: ingest.render_page(src, n, dpi).gray)
         verdict = judge(layer, self._common)
         if verdict.use:
-            rulings = (lambda: np.array(sb.rulings(src.path, n, dpi))) if sb is not None else \
+            rulings = (lambda: sb.rulings(src.path, n, dpi)) if sb is not None else \
                 (lambda: read_rulings(src, n, dpi))
             return page_from_layer(layer, n, verdict.reason, self._common,
                                    ocr=lambda grids, failures: self._ocr_grids(gray(), n, grids, failures),
                                    full_rulings=rulings)
-        page = self.read_image(np.array(layer.gray) if layer.gray is not None else gray(), n, layer.dpi)
+        page = self.read_image(layer.gray if layer.gray is not None else gray(), n, layer.dpi)
         page.text_source, page.text_source_reason = "ocr", verdict.reason
         return page
 

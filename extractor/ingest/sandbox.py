@@ -265,7 +265,8 @@ def _die_with_parent() -> None:
 
 
 def _serve(memory_mb: int) -> None:
-    from . import open_source, render_page
+    from ..workers import OpenFiles
+    from . import render_page
 
     _die_with_parent()
     if memory_mb > 0:
@@ -276,7 +277,7 @@ def _serve(memory_mb: int) -> None:
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     inp = sys.stdin.buffer
-    cache: dict = {}
+    files = OpenFiles()  # the document's next pages come from the same open file
 
     def reply(head: dict, data: bytes = b"") -> None:
         out.write(json.dumps(head, ensure_ascii=True).encode() + b"\n")
@@ -290,14 +291,7 @@ def _serve(memory_mb: int) -> None:
         except (ValueError, KeyError, TypeError):
             return
         try:
-            st = os.stat(path)
-            key = (path, st.st_mtime_ns, st.st_size)
-            if cache.get("key") != key:
-                if cache.get("src") is not None:
-                    cache["src"].close()
-                cache.clear()
-                cache.update(key=key, src=open_source(path))
-            src = cache["src"]
+            src = files.get(path)
             if not 1 <= n <= src.n_pages:
                 raise InputError(path, f"no page {n} (the file has {src.n_pages})", "corrupt")
             if req.get("kind") in ("layer", "rulings"):

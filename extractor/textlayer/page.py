@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from typing import Callable, Optional
+
 import numpy as np
 
 from ..geometry import inside_frac
@@ -43,6 +44,18 @@ PAD = (1 / BOX_TO_CHAR - 1) / 2
 SURE, TEXT_GRID, STRADDLED, DOUBTFUL_DECODE = 0.995, 0.8, 0.6, 0.3
 
 Char = tuple  # (text, x0, y0, x1, y1, invisible)
+
+
+def _visible(chars: list[Char]) -> tuple[list[Char], np.ndarray]:
+    """The visible, non-space characters and their box centres (n x 2)."""
+    vis = [c for c in chars if not c[5] and not c[0].isspace()]
+    return vis, np.array([((c[1] + c[3]) / 2, (c[2] + c[4]) / 2) for c in vis]).reshape(-1, 2)
+
+
+def _in_box(centres: np.ndarray, box) -> np.ndarray:
+    """Which centres fall in ``box`` (x0, y0, x1, y1; right and bottom edges excluded)."""
+    x0, y0, x1, y1 = box
+    return (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
 
 
 def _rows(chars: list[Char]) -> list[list[Char]]:
@@ -106,12 +119,10 @@ def cell_confidence(text: str, straddled: bool, common: frozenset, text_grid: bo
 def table_from_layer(g: GridTable, chars: list[Char], page_no: int, index: int, common: frozenset) -> Table:
     """A grid and the layer's characters as a Table."""
     cells = []
-    vis = [c for c in chars if not c[5] and not c[0].isspace()]
-    centres = np.array([((c[1] + c[3]) / 2, (c[2] + c[4]) / 2) for c in vis]).reshape(-1, 2)
+    vis, centres = _visible(chars)
     for gc in g.cells:
         x0, y0, x1, y1 = gc.bbox
-        inside = (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
-        mine = [vis[i] for i in np.flatnonzero(inside)]
+        mine = [vis[i] for i in np.flatnonzero(_in_box(centres, gc.bbox))]
         text, n_lines = cell_text(mine)
         straddled = any(c[1] < x0 - 2 or c[3] > x1 + 2 or c[2] < y0 - 2 or c[4] > y1 + 2 for c in mine)
         ev = OcrEvidence(mean_prob=1.0, min_prob=1.0, n_chars=len(text), n_lines=n_lines)
@@ -149,8 +160,7 @@ def inked_but_unlettered(g: GridTable, layer: Layer) -> bool:
     to be OCR'd."""
     img, f = layer.rulings, layer.dpi / (layer.rulings_dpi or layer.dpi)
     h, w = img.shape
-    vis = [c for c in layer.chars if not c[5] and not c[0].isspace()]
-    centres = np.array([((c[1] + c[3]) / 2, (c[2] + c[4]) / 2) for c in vis]).reshape(-1, 2)
+    _, centres = _visible(layer.chars)
     inked = bare = 0
     for gc in g.cells:
         x0, y0, x1, y1 = gc.bbox
@@ -159,8 +169,7 @@ def inked_but_unlettered(g: GridTable, layer: Layer) -> bool:
         if crop.size == 0 or int(crop.min()) >= 160:
             continue
         inked += 1
-        inside = (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
-        bare += not inside.any()
+        bare += not _in_box(centres, gc.bbox).any()
     return inked >= 2 and bare > 0.5 * inked
 
 
@@ -183,7 +192,7 @@ def split_at_blank_rows(g: GridTable, rulings: np.ndarray, f: float, chars: list
     rulings at a lower dpi the grid stage may bridge it): no ruling crosses the row at any column
     boundary, no character lies in it and no cell spans it. ``f``: page pixels per rulings pixel."""
     h, w = rulings.shape
-    vis = [c for c in chars if not c[5] and not c[0].isspace()]
+    _, centres = _visible(chars)
     for r in range(1, g.n_rows - 1):
         y0, y1 = g.row_edges[r] / f, g.row_edges[r + 1] / f
         a, b = int(y0) + 2, int(np.ceil(y1)) - 2
@@ -196,8 +205,7 @@ def split_at_blank_rows(g: GridTable, rulings: np.ndarray, f: float, chars: list
             if band.size and (band.min(axis=1) < 160).mean() > 0.5:
                 crossed = True
                 break
-        if crossed or any(g.row_edges[r] <= (c[2] + c[4]) / 2 <= g.row_edges[r + 1]
-                          and g.bbox[0] <= (c[1] + c[3]) / 2 <= g.bbox[2] for c in vis):
+        if crossed or _in_box(centres, (g.bbox[0], g.row_edges[r], g.bbox[2], g.row_edges[r + 1])).any():
             continue
         top, bottom = _piece(g, 0, r), _piece(g, r + 1, g.n_rows)
         if top is None or bottom is None:
@@ -209,15 +217,10 @@ def split_at_blank_rows(g: GridTable, rulings: np.ndarray, f: float, chars: list
 def _suspect(grids: list[GridTable], chars: list[Char]) -> bool:
     """A cell whose characters stand in two runs far apart on one row: two columns the grid stage
     ran together (a boundary lost at the lower dpi)."""
-    vis = [c for c in chars if not c[5] and not c[0].isspace()]
-    if not vis:
-        return False
-    cx = np.array([(c[1] + c[3]) / 2 for c in vis])
-    cy = np.array([(c[2] + c[4]) / 2 for c in vis])
+    vis, centres = _visible(chars)
     for g in grids:
         for gc in g.cells:
-            x0, y0, x1, y1 = gc.bbox
-            idx = np.flatnonzero((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1))
+            idx = np.flatnonzero(_in_box(centres, gc.bbox))
             if len(idx) < 2:
                 continue
             for r in _rows([vis[i] for i in idx]):
@@ -241,7 +244,7 @@ def _lost_rule(grids: list[GridTable], rulings: np.ndarray, f: float) -> bool:
 
 
 def ruled_grids(layer: Layer, full_rulings: Optional[Callable[[], np.ndarray]] = None) -> list[GridTable]:
-    """The page's ruled grids from its rulings drawn alone: first on those at about FAST_DPI (the
+    """The page's ruled grids from its rulings drawn alone: first on those at about read.FAST_DPI (the
     grid stage's time goes with pixels; read.pooled keeps every hairline); where that looks wrong
     (two tables bridged across a blank gap, a rule left inside a row, or a cell holding two runs of
     text far apart) again on the rulings at the page's dpi (``full_rulings``)."""

@@ -3,8 +3,10 @@ and its vector graphics (rulings) drawn alone.
 
 ``read_layer`` runs where the PDF is open (in the render sandbox, ingest/sandbox.py, under the same
 time and memory limits as a render) and returns plain data: a ``Layer`` with the characters in page
-pixels at the requested dpi and two images of the page at that dpi, the page as printed and the
-page with its text hidden (what the vector rulings and any images draw).
+pixels at the requested dpi, the share of them on ink, and one image: for a layer that may be read,
+the page with its text hidden (what the vector rulings and any images draw) at about FAST_DPI; for
+one that may not, the page as printed at the requested dpi, for its OCR. ``read_rulings`` draws the
+rulings at the requested dpi where the lower one was not enough.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 # pdfium page-object types and text render modes
-OBJ_TEXT, OBJ_IMAGE, OBJ_FORM = 1, 3, 5
+OBJ_TEXT, OBJ_IMAGE = 1, 3
 INVISIBLE = 3  # FPDF_TEXTRENDERMODE_INVISIBLE: the text of an OCR layer laid over a scan
 # read_layer draws the rulings only for a page that may be read from its layer (trust.py's first tests)
 MIN_CHARS, SCAN_COVER = 10, 0.5
@@ -166,7 +168,7 @@ def _rulings(page, scale: float) -> np.ndarray:
 def usable(layer: Layer) -> bool:
     """Could this layer be read (enough characters, not laid over a scan)? Only then are its
     rulings drawn."""
-    return not layer.error and len(layer.chars) >= MIN_CHARS and \
+    return not layer.error and sum(not c[0].isspace() for c in layer.chars) >= MIN_CHARS and \
         (layer.image_cover <= SCAN_COVER or over_images(layer) <= 0.5)
 
 

@@ -73,7 +73,7 @@ def judge(layer: Layer, common: frozenset = frozenset()) -> Verdict:
         return Verdict(False, f"the text layer could not be read ({layer.error}); the page is OCR'd")
     chars = [c for c in layer.chars if not c[0].isspace()]
     visible = [c for c in chars if not c[5]]
-    if len(visible) < MIN_CHARS and len(chars) < MIN_CHARS:
+    if len(chars) < MIN_CHARS:
         return Verdict(False, "no text layer" if not chars else f"text layer of {len(chars)} characters only")
     if layer.rotation:
         return Verdict(False, f"page turned {layer.rotation}° in the PDF: read by OCR")
