@@ -141,3 +141,29 @@ def test_schema_names_the_text_source():
 
     schema = json.dumps(Document.model_json_schema())
     assert SCHEMA_VERSION == "1.5" and "text_source" in schema and "text_source_reason" in schema
+
+
+def test_text_drawn_without_ink_never_reaches_a_cell(serial, tmp_path):
+    """A hostile born-digital file hides a white "9" in front of a figure: the page shows 1000.00,
+    and so must the output (a character a reader cannot see is left out, and the page says so)."""
+    from reportlab.pdfgen import canvas
+
+    from synth.digital import _font
+
+    font, path = _font("word"), tmp_path / "white.pdf"
+    c = canvas.Canvas(str(path), pagesize=(595, 842))
+    c.setFont(font, 10)
+    for r in range(12):
+        y = 700 - r * 25
+        c.rect(80, y, 200, 25)
+        c.rect(280, y, 120, 25)
+        c.drawString(85, y + 8, f"科目名称第{r}行支出")
+        c.drawRightString(395, y + 8, f"{1000 + r}.00")
+    c.setFillColorRGB(1, 1, 1)
+    c.drawString(330, 708, "9")
+    c.showPage()
+    c.save()
+    p = serial.run(path, dpi=200).pages[0]
+    assert p.text_source == "pdf" and "1 drawn without ink left out" in p.text_source_reason
+    figures = [c.text for t in p.tables for c in t.cells if c.col == 1]
+    assert figures[:2] == ["1000.00", "1001.00"] and not any("9" in f[:1] for f in figures)

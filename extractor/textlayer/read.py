@@ -23,6 +23,7 @@ INVISIBLE = 3  # FPDF_TEXTRENDERMODE_INVISIBLE: the text of an OCR layer laid ov
 MIN_CHARS, SCAN_COVER = 10, 0.5
 FAST_DPI = 100.0  # the rulings are sent at about this dpi (the grid stage's time goes with pixels)
 INK = 160  # a grey level darker than this is ink
+MAX_CHARS = 30_000  # a page with more is not read from its layer (a budget page holds a few thousand)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Layer:
     images: list = field(default_factory=list)  # the image objects' boxes, page pixels
     gray: Any = None  # the page as printed (uint8, height x width): only with a layer that will not be read
     ink: float = 0.0  # share of the visible characters whose box holds ink on the printed page
+    n_invisible: int = 0  # characters in render mode 3 (invisible), as the file gives them
     rulings: Any = None  # the page with every text object hidden (rulings, shading, images), at rulings_dpi
     rulings_dpi: float = 0.0
     rotation: int = 0  # the page's /Rotate (its characters' boxes are in the unturned page)
@@ -47,6 +49,7 @@ class Layer:
         return {"width": self.width, "height": self.height, "dpi": self.dpi, "rulings_dpi": self.rulings_dpi,
                 "image_cover": self.image_cover,
                 "rotation": self.rotation, "error": self.error, "images": self.images, "ink": self.ink,
+                "n_invisible": self.n_invisible,
                 "chars": [list(c) for c in self.chars]}
 
     @classmethod
@@ -54,7 +57,8 @@ class Layer:
         chars = [(str(c[0]), float(c[1]), float(c[2]), float(c[3]), float(c[4]), bool(c[5])) for c in meta["chars"]]
         return cls(int(meta["width"]), int(meta["height"]), float(meta["dpi"]), chars, float(meta["image_cover"]),
                    [[float(v) for v in b[:4]] for b in meta.get("images", [])], gray, float(meta.get("ink") or 0.0),
-                   rulings, float(meta["rulings_dpi"]), int(meta.get("rotation") or 0), str(meta.get("error") or ""))
+                   int(meta.get("n_invisible") or 0), rulings, float(meta["rulings_dpi"]), int(meta.get("rotation") or 0),
+                   str(meta.get("error") or ""))
 
 
 def over_images(layer: "Layer") -> float:
@@ -96,6 +100,8 @@ def _chars(page, scale: float, w_pt: float, h_pt: float) -> list[tuple[str, floa
                 ch = "\ufffd"
             obj = raw.FPDFText_GetTextObject(tp.raw, i)
             invisible = bool(obj) and raw.FPDFTextObj_GetTextRenderMode(obj) == INVISIBLE
+            if len(out) >= MAX_CHARS:
+                raise ValueError(f"over {MAX_CHARS} characters on one page")
             out.append((ch, round(l.value * scale, 1), round((h_pt - t.value) * scale, 1),
                         round(r.value * scale, 1), round((h_pt - b.value) * scale, 1), invisible))
     finally:
@@ -133,19 +139,24 @@ def _hide_text(page) -> int:
     return n
 
 
+def _inked(c: tuple, gray: np.ndarray) -> bool:
+    """Does the character's box hold ink on the printed page?"""
+    h, w = gray.shape
+    a, b = max(0, int(c[1])), max(0, int(c[2]))
+    x1, y1 = min(w, int(np.ceil(c[3])) + 1), min(h, int(np.ceil(c[4])) + 1)
+    return x1 > a and y1 > b and int(gray[b:y1, a:x1].min()) < INK
+
+
 def on_ink(layer: Layer, gray: np.ndarray) -> float:
     """Share of visible, non-space characters whose box holds ink on the printed page ``gray``."""
-    h, w = gray.shape
-    n = hit = 0
-    for ch, x0, y0, x1, y1, invisible in layer.chars:
-        if invisible or ch.isspace():
-            continue
-        a, b = max(0, int(x0)), max(0, int(y0))
-        c, d = min(w, int(np.ceil(x1)) + 1), min(h, int(np.ceil(y1)) + 1)
-        n += 1
-        if c > a and d > b and int(gray[b:d, a:c].min()) < INK:
-            hit += 1
-    return hit / n if n else 0.0
+    shown = [c for c in layer.chars if not c[5] and not c[0].isspace()]
+    return sum(_inked(c, gray) for c in shown) / len(shown) if shown else 0.0
+
+
+def unseen_hidden(chars: list, gray: np.ndarray) -> list:
+    """The characters, those drawn where the page shows no ink (white on white, under a picture)
+    marked invisible like render-mode-3 text: what a reader cannot see does not go into a cell."""
+    return [c if c[5] or c[0].isspace() or _inked(c, gray) else (*c[:5], True) for c in chars]
 
 
 def pooled(img: np.ndarray, k: int) -> np.ndarray:
@@ -191,7 +202,9 @@ def read_layer(src, number: int, dpi: float) -> Layer:
         try:
             layer.chars = _chars(page, scale, w_pt, h_pt)
             layer.image_cover, layer.images = _images(page, w_pt, h_pt, scale)
+            layer.n_invisible = sum(c[5] for c in layer.chars)
             layer.ink = on_ink(layer, gray)
+            layer.chars = unseen_hidden(layer.chars, gray)
             if usable(layer):
                 k = max(1, int(dpi // FAST_DPI))
                 layer.rulings, layer.rulings_dpi = pooled(_rulings(page, scale), k), dpi / k

@@ -13,7 +13,9 @@ records):
   ones (the recogniser's own dictionary, ~6,600 characters, given by the caller: a map that sends glyphs to arbitrary
   CJK code points gives mostly rare ones);
 - its characters fall on ink: the boxes of nearly all visible characters hold dark pixels on the
-  printed page (a layer that is offset, or whose glyphs are not where it says, fails).
+  printed page (a layer that is offset, or whose glyphs are not where it says, fails). The few
+  that do not (white on white) are left out of the text (read.unseen_hidden): no cell holds a
+  character a reader cannot see.
 """
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ class Verdict:
 def _bad(ch: str) -> bool:
     o = ord(ch)
     return (0xE000 <= o <= 0xF8FF or o >= 0xF0000 or 0xF900 <= o <= 0xFAFF or 0x2F800 <= o <= 0x2FA1F
-            or 0x2E80 <= o <= 0x2FDF or o == 0xFFFD or (o < 32 and ch not in "\t\n\r") or 0x7F <= o < 0xA0)
+            or 0x2E80 <= o <= 0x2FDF or o == 0xFFFD or (o < 32 and ch not in "\t\n\r") or 0x7F <= o < 0xA0
+            or 0x202A <= o <= 0x202E or 0x2066 <= o <= 0x2069)  # bidi overrides: text shown other than it reads
 
 
 def _cjk(ch: str) -> bool:
@@ -80,7 +83,7 @@ def judge(layer: Layer, common: frozenset = frozenset()) -> Verdict:
     if layer.image_cover > SCAN_COVER and over_images(layer) > 0.5:
         return Verdict(False, f"text layer over a scanned image ({layer.image_cover:.0%} of the page): "
                               "another program's OCR, not trusted; the page is OCR'd")
-    if len(chars) - len(visible) > MAX_INVISIBLE * len(chars):
+    if layer.n_invisible > MAX_INVISIBLE * len(chars):
         return Verdict(False, "the text layer is invisible (an OCR layer): not trusted; the page is OCR'd")
     problem = decode_problem("".join(c[0] for c in chars), common)
     if problem:
@@ -89,4 +92,8 @@ def judge(layer: Layer, common: frozenset = frozenset()) -> Verdict:
     if ink < MIN_ON_INK:
         return Verdict(False, f"the text layer's characters do not fall on the page's ink (only {ink:.0%} do); "
                               "the page is OCR'd")
+    unseen = sum(c[5] for c in layer.chars) - layer.n_invisible
+    if unseen:  # drawn where the page shows no ink (white on white): left out of the text
+        return Verdict(True, f"text layer read ({len(visible)} characters, {ink:.0%} on ink; "
+                             f"{unseen} drawn without ink left out)")
     return Verdict(True, f"text layer read ({len(visible)} characters, {ink:.0%} on ink)")
